@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layering (each module knows only those listed before it):
+//   C libraries -> Tensor -> Checkpoint -> Tokenizer
+//   C libraries -> Imaging
+//   C libraries -> HTTP            (knows nothing of models)
+//   Server (HTTP + Tokenizer + Imaging) -> vqtok (command line)
+let package = Package(
+    name: "vqtok",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vqtok", targets: ["vqtok"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries (Debian: libopenblas-dev, libpng-dev, libjpeg-dev, libnghttp2-dev).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng16",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+        // libjpeg reports errors by longjmp; the shim owns the setjmp so no Swift frame is crossed.
+        .target(name: "CJPEGShim", dependencies: ["CLibJPEG"]),
+
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "Checkpoint", dependencies: ["Tensor"]),
+        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS"]),
+        .target(name: "Imaging", dependencies: ["Tensor", "CLibPNG", "CJPEGShim"]),
+        .target(name: "HTTP", dependencies: [
+            "CNGHTTP2",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Server", dependencies: [
+            "HTTP", "Tokenizer", "Imaging",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "vqtok", dependencies: [
+            "Server", "Tokenizer", "Imaging", "Checkpoint",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Checkpoint", "Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

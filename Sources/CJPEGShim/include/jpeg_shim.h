@@ -1,0 +1,1 @@
+// The libjpeg shim; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The Tokenizer module; see ARCHITECTURE.md.

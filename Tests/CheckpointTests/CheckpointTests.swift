@@ -1,0 +1,1 @@
+// CheckpointTests; see ARCHITECTURE.md.

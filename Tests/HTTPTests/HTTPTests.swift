@@ -1,0 +1,1 @@
+// HTTPTests; see ARCHITECTURE.md.

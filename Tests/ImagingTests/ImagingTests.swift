@@ -1,0 +1,1 @@
+// ImagingTests; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// ServerTests; see ARCHITECTURE.md.

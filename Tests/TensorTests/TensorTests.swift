@@ -1,0 +1,1 @@
+// TensorTests; see ARCHITECTURE.md.
