@@ -44,7 +44,16 @@ extension Unpickler {
         switch (g.module, g.name) {
         case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
             guard argv.count >= 4 else { throw fail("\(g.name) with \(argv.count) arguments") }
-            return try rebuildTensor(argv)
+            return try rebuildTensor(argv, dtype: nil)
+        case ("torch._utils", "_rebuild_tensor_v3"):
+            // (untyped storage, offset, size, stride, requires_grad, hooks, dtype[, metadata]): newer dtypes.
+            guard argv.count >= 7, let dtype = global(argv[6]) else {
+                throw fail("_rebuild_tensor_v3 with \(argv.count) arguments")
+            }
+            guard dtype.module == "torch", let element = Self.tensorDTypes[dtype.name] else {
+                throw .unsupported("tensor dtype \(dtype.module).\(dtype.name)")
+            }
+            return try rebuildTensor(argv, dtype: element)
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let data = argv.first else { throw fail("\(g.name) without arguments") }
             return data
@@ -99,9 +108,16 @@ extension Unpickler {
     }
 
     /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, ...)`.
-    private mutating func rebuildTensor(_ argv: [PickleValue]) throws(CheckpointError) -> PickleValue {
-        guard case .node(let i) = argv[0], case .storage(let storage) = arena[i] else {
+    /// `_rebuild_tensor_v3` passes the element type separately over an untyped (byte) storage.
+    private mutating func rebuildTensor(_ argv: [PickleValue], dtype: DType?) throws(CheckpointError) -> PickleValue {
+        guard case .node(let i) = argv[0], case .storage(var storage) = arena[i] else {
             throw fail("tensor storage is \(argv[0].describe(in: arena)), expected a persistent storage")
+        }
+        if let dtype, dtype != storage.dtype {
+            guard storage.dtype == .u8 else {
+                throw fail("_rebuild_tensor_v3 of \(dtype.rawValue) over a typed \(storage.dtype.rawValue) storage")
+            }
+            storage = StorageRef(key: storage.key, dtype: dtype, count: storage.count / dtype.size)
         }
         let offset = try nonNegativeInt(argv[1], "tensor storage offset")
         let shape = try intTuple(argv[2], "tensor size")
@@ -127,6 +143,13 @@ extension Unpickler {
         let count = try nonNegativeInt(items[4], "storage size")
         return add(.storage(StorageRef(key: key, dtype: dtype, count: count)))
     }
+
+    /// `torch.<dtype>` names as `_rebuild_tensor_v3` pickles them.
+    static let tensorDTypes: [String: DType] = [
+        "float32": .f32, "float": .f32, "float16": .f16, "half": .f16, "bfloat16": .bf16, "float64": .f64,
+        "double": .f64, "int64": .i64, "long": .i64, "int32": .i32, "int": .i32, "int16": .i16, "short": .i16,
+        "int8": .i8, "uint8": .u8, "bool": .bool, "uint16": .u16, "uint32": .u32, "uint64": .u64,
+    ]
 
     static let storageTypes: [String: DType] = [
         "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16, "DoubleStorage": .f64,

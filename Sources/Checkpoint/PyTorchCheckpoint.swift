@@ -66,8 +66,16 @@ public enum PyTorchCheckpoint {
         let stateDict = try selectStateDict(topDict, arena: arena)
         var set = TensorSet()
         for (key, value) in zip(stateDict.keys, stateDict.values) {
-            guard case .string(let name) = key, case .node(let n) = value, case .tensor(let view) = arena[n] else { continue }
-            try materializer.add(view, as: name, to: &set)
+            guard case .string(let name) = key, case .node(let n) = value else { continue }
+            switch arena[n] {
+            case .tensor(let view):
+                try materializer.add(view, as: name, to: &set)
+            case .object(let type) where type.hasPrefix("torch.") && type.contains("_rebuild"):
+                // A quantized, sparse, meta or subclass tensor: fail by name rather than drop it.
+                throw .unsupported("tensor '\(name)' is stored as \(type), which vqtok does not read")
+            default:
+                continue   // not a tensor (e.g. _extra_state); the tokenizer ignores unknown names
+            }
         }
         return set
     }

@@ -132,6 +132,15 @@ func singleTensorCheckpoint(storage: [Float], offset: Int32 = 0, size: [Int32], 
         }
     }
 
+    @Test func unreadableTensorKindsFailByName() {
+        var p = PickleWriter()
+        p.op("}"); p.op("("); p.string("q"); p.global("torch._utils", "_rebuild_qtensor"); p.op(")"); p.op("R")
+        p.string("extra"); p.global("argparse", "Namespace"); p.op(")"); p.op("R"); p.op("u"); p.stop()
+        expectCheckpointError("tensor 'q'", "torch._utils._rebuild_qtensor") { () throws(CheckpointError) in
+            _ = try loadCheckpoint(zipArchive([("data.pkl", p.bytes)]))
+        }
+    }
+
     @Test func damagedArchives() throws {
         let good = singleTensorCheckpoint(storage: [1, 2], size: [2], stride: [1])
         expectCheckpointError("end-of-central-directory record not found") { () throws(CheckpointError) in

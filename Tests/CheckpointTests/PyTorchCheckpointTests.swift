@@ -70,6 +70,12 @@ func expectMatchesPython(_ file: String, bareTensorName: String? = nil,
         }
     }
 
+    @Test func newerDTypesThroughRebuildTensorV3() throws {
+        let set = try expectMatchesPython("rebuild_v3.pth")
+        #expect(set.integerTensor("u16") == IntTensor(shape: [1, 2], values: [1, 65535]))
+        #expect(set.integerTensor("u32")?.values == [4_000_000_000])
+    }
+
     @Test func pickleProtocol4() throws {
         _ = try expectMatchesPython("protocol4.pth")
     }
