@@ -134,8 +134,10 @@ func singleTensorCheckpoint(storage: [Float], offset: Int32 = 0, size: [Int32], 
 
     @Test func unreadableTensorKindsFailByName() {
         var p = PickleWriter()
+        p.op("}"); p.string("state_dict")
         p.op("}"); p.op("("); p.string("q"); p.global("torch._utils", "_rebuild_qtensor"); p.op(")"); p.op("R")
-        p.string("extra"); p.global("argparse", "Namespace"); p.op(")"); p.op("R"); p.op("u"); p.stop()
+        p.string("extra"); p.global("argparse", "Namespace"); p.op(")"); p.op("R"); p.op("u")
+        p.op("s"); p.stop()
         expectCheckpointError("tensor 'q'", "torch._utils._rebuild_qtensor") { () throws(CheckpointError) in
             _ = try loadCheckpoint(zipArchive([("data.pkl", p.bytes)]))
         }
