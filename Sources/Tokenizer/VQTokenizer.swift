@@ -33,13 +33,16 @@ public final class VQTokenizer: Sendable {
 
     /// Builds every layer from `weights`, checking each tensor's presence, shape and finiteness.
     /// Throws `CheckpointError` naming the first bad tensor, or `TokenizerError.invalidConfig`.
-    public init(config: ModelConfig, weights: TensorSet) throws {
+    public convenience init(config: ModelConfig, weights: TensorSet) throws {
+        try self.init(config: config, weights: Weights(tensors: weights))
+    }
+
+    init(config: ModelConfig, weights: Weights) throws {
         let architecture = config.encoderDecoder
         guard !architecture.chMult.isEmpty, architecture.ch > 0, architecture.numResBlocks > 0,
               architecture.normGroups > 0, architecture.zChannels > 0 else {
             throw TokenizerError.invalidConfig("encoder_decoder needs ch, ch_mult, num_res_blocks, z_channels, norm_groups > 0")
         }
-        let weights = Weights(tensors: weights)
         let context = BlockContext(weights: weights, groups: architecture.normGroups, eps: architecture.normEps)
         let naming: any CheckpointNaming = switch config.family {
         case .taming, .vqganLC: TamingNaming()
