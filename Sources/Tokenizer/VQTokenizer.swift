@@ -80,7 +80,13 @@ public final class VQTokenizer: Sendable {
 
     /// Token ids of `images` ([B, 3, H, W] in [−1, 1], H and W multiples of `downsampleFactor`).
     public func encode(_ images: Tensor) -> TokenGrid {
-        let latents = encodeLatents(images)
+        quantize(encodeLatents(images))
+    }
+
+    /// Nearest-code ids of latent vectors [B, e, h, w] (normalized first for the cosine kind).
+    func quantize(_ latents: Tensor) -> TokenGrid {
+        precondition(latents.shape.count == 4 && latents.shape[1] == codebook.dim,
+                     "quantize wants [B, \(codebook.dim), h, w], got \(latents.shape)")
         let (batch, dim, height, width) = (latents.shape[0], latents.shape[1], latents.shape[2], latents.shape[3])
         var queries = latentVectors(latents)
         if codebook.normalizesLatents { l2NormalizeRows(&queries, dim: dim) }
