@@ -33,13 +33,16 @@ public final class VQTokenizer: Sendable {
 
     /// Builds every layer from `weights`, checking each tensor's presence, shape and finiteness.
     /// Throws `CheckpointError` naming the first bad tensor, or `TokenizerError.invalidConfig`.
-    public init(config: ModelConfig, weights: TensorSet) throws {
+    public convenience init(config: ModelConfig, weights: TensorSet) throws {
+        try self.init(config: config, weights: Weights(tensors: weights))
+    }
+
+    init(config: ModelConfig, weights: Weights) throws {
         let architecture = config.encoderDecoder
         guard !architecture.chMult.isEmpty, architecture.ch > 0, architecture.numResBlocks > 0,
               architecture.normGroups > 0, architecture.zChannels > 0 else {
             throw TokenizerError.invalidConfig("encoder_decoder needs ch, ch_mult, num_res_blocks, z_channels, norm_groups > 0")
         }
-        let weights = Weights(tensors: weights)
         let context = BlockContext(weights: weights, groups: architecture.normGroups, eps: architecture.normEps)
         let naming: any CheckpointNaming = switch config.family {
         case .taming, .vqganLC: TamingNaming()
@@ -77,7 +80,13 @@ public final class VQTokenizer: Sendable {
 
     /// Token ids of `images` ([B, 3, H, W] in [−1, 1], H and W multiples of `downsampleFactor`).
     public func encode(_ images: Tensor) -> TokenGrid {
-        let latents = encodeLatents(images)
+        quantize(encodeLatents(images))
+    }
+
+    /// Nearest-code ids of latent vectors [B, e, h, w] (normalized first for the cosine kind).
+    func quantize(_ latents: Tensor) -> TokenGrid {
+        precondition(latents.shape.count == 4 && latents.shape[1] == codebook.dim,
+                     "quantize wants [B, \(codebook.dim), h, w], got \(latents.shape)")
         let (batch, dim, height, width) = (latents.shape[0], latents.shape[1], latents.shape[2], latents.shape[3])
         var queries = latentVectors(latents)
         if codebook.normalizesLatents { l2NormalizeRows(&queries, dim: dim) }

@@ -5,8 +5,12 @@ import Tensor
 /// values that are not finite; every failure names the tensor.
 struct Weights {
     let tensors: TensorSet
+    /// Supplies tensors the set lacks. Only tests use it, to build models of any config
+    /// from made-up weights and to list the tensors an architecture declares.
+    var synthesize: ((_ name: String, _ shape: [Int]) -> Tensor)? = nil
 
     func require(_ name: String, _ shape: [Int]) throws -> Tensor {
+        if let synthesize, tensors[name] == nil { return synthesize(name, shape) }
         let tensor = try tensors.require(name, shape: shape)
         let finite = tensor.storage.withUnsafeBufferPointer { values in
             var finite = true
