@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
 // Layering (each module knows only those listed before it):
@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The metric initialisers' `factory:` parameter (per-service registries) arrived in 2.13.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries (Debian: libopenblas-dev, libpng-dev, libjpeg-dev, libnghttp2-dev).
@@ -38,8 +41,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Server", dependencies: [
-            "HTTP", "Tokenizer", "Imaging",
+            "HTTP", "Tokenizer", "Imaging", "Checkpoint",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "vqtok", dependencies: [
             "Server", "Tokenizer", "Imaging", "Checkpoint",
@@ -52,7 +57,9 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Checkpoint", "Imaging"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Tokenizer", "Imaging", "Checkpoint", "HTTP", "Tensor",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

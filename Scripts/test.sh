@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, parity with the committed PyTorch fixtures, and integration
-# tests that start the real server and talk to it with real clients.
+# The whole test suite: unit tests, parity with the committed PyTorch fixtures, and integration
+# tests that start the real server and talk to it with real clients (curl, nghttp, h2load, httpx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-deps.sh
+
+# The integration tests' Python client (httpx with HTTP/2). Parity tests need no Python.
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c 'import httpx, h2, numpy' 2>/dev/null; then
+    python3 -m venv .venv-test
+    .venv-test/bin/pip install -q -r Scripts/requirements-test.txt
+fi
+export VQTOK_PYTHON="$PWD/.venv-test/bin/python"
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(Scripts/openblas-core.sh)}"
+
 swift build
-swift test 2>&1
+swift test

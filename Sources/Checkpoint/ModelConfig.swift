@@ -19,7 +19,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case llamagen
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case schemaVersion = "schema_version", name, family
         case encoderDecoder = "encoder_decoder", quantizer, preprocessing
     }
@@ -60,7 +60,7 @@ public struct EncoderDecoderConfig: Codable, Sendable, Equatable {
         case lowestLevel = "lowest_level"
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case ch, chMult = "ch_mult", numResBlocks = "num_res_blocks"
         case attnResolutions = "attn_resolutions", resolution, zChannels = "z_channels"
         case inChannels = "in_channels", outChannels = "out_channels"
@@ -104,7 +104,7 @@ public struct QuantizerConfig: Codable, Sendable, Equatable {
         case cosine
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, codebookSize = "codebook_size", embedDim = "embed_dim"
         case frozenCodebookDim = "frozen_codebook_dim"
     }
@@ -124,6 +124,10 @@ public struct PreprocessingConfig: Codable, Sendable, Equatable {
 
     public enum Interpolation: String, Codable, Sendable {
         case bilinear, bicubic
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case resolution, interpolation
     }
 
     public init(resolution: Int, interpolation: Interpolation = .bilinear) {

@@ -1,1 +1,2 @@
-print("vqtok")
+OpenBLASKernels.ensureFastKernels()
+print("vqtok: the commands arrive with the tokenizer and the server")

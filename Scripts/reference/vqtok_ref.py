@@ -1,0 +1,642 @@
+"""PyTorch reference for vqtok: the taming-family image tokenizers built from a model directory.
+
+A model directory holds ``config.json`` (the schema in Models/README.md; the Swift side decodes the
+same file into ``ModelConfig``) and ``model.safetensors`` under the upstream tensor names:
+
+- ``taming`` / ``vqgan_lc``: ``encoder.down.{i}.block.{j}.*``, ``encoder.mid.block_1`` ...,
+  ``decoder.up.{i}.*`` with ``up.0`` the highest resolution (taming-transformers naming);
+- ``llamagen``: ``encoder.conv_blocks.{i}.res.{j}.*``, ``encoder.mid.{0,1,2}``,
+  ``decoder.conv_blocks.{k}.*`` with ``conv_blocks.0`` the lowest resolution (runs first).
+
+Quantizers (``quantizer.kind``):
+
+- ``l2``           ``quantize.embedding.weight [n, e]``; nearest row by squared L2.
+- ``projected_l2`` (VQGAN-LC) ``tok_embeddings.weight [n, F]`` (frozen) and
+                   ``codebook_projection.{weight [e, F], bias [e]}``; P = E·Wᵀ + b; nearest row of P.
+- ``cosine``       (LlamaGen) ``quantize.embedding.weight [n, e]``; latent and rows l2-normalized,
+                   nearest normalized row by squared L2; decoding looks up normalized rows.
+
+Distances are computed as upstream does, d = ‖z‖² + ‖c‖² − 2 z·cᵀ in float32, and the id is
+``torch.argmin`` (first index on exact ties). ``gaps`` are a float64 diagnostic for near-ties.
+
+This file is written for vqtok; it follows the published architectures but is not upstream code.
+
+CLI (run from the repository root):
+    python Scripts/reference/vqtok_ref.py inspect --model DIR
+    python Scripts/reference/vqtok_ref.py encode  --model DIR [--npy out.npy] image ...
+    python Scripts/reference/vqtok_ref.py decode  --model DIR ids.npy -o out.png
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SCHEMA_VERSION = 1
+FAMILIES = ("taming", "vqgan_lc", "llamagen")
+QUANTIZER_KINDS = ("l2", "projected_l2", "cosine")
+PLACEMENTS = ("resolution", "lowest_level")
+
+# Tensors an upstream checkpoint may carry that inference never reads.
+IGNORED_PREFIXES = ("loss.", "discriminator.", "perceptual_loss.")
+IGNORED_KEYS = ("quantize.codebook_used",)
+
+
+# --------------------------------------------------------------------------------------------
+# config.json
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class EncoderDecoderConfig:
+    ch: int
+    ch_mult: List[int]
+    num_res_blocks: int
+    attn_resolutions: List[int]
+    resolution: int
+    z_channels: int
+    in_channels: int = 3
+    out_channels: int = 3
+    attention_placement: str = "resolution"
+    norm_groups: int = 32
+    norm_eps: float = 1e-6
+
+
+@dataclass
+class QuantizerConfig:
+    kind: str
+    codebook_size: int
+    embed_dim: int
+    frozen_codebook_dim: Optional[int] = None
+
+
+@dataclass
+class PreprocessingConfig:
+    resolution: int
+    interpolation: str = "bilinear"
+
+
+@dataclass
+class ModelConfig:
+    name: str
+    family: str
+    encoder_decoder: EncoderDecoderConfig
+    quantizer: QuantizerConfig
+    preprocessing: PreprocessingConfig
+    schema_version: int = SCHEMA_VERSION
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelConfig":
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"config.json: schema_version {d.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        cfg = ModelConfig(
+            name=d["name"], family=d["family"],
+            encoder_decoder=EncoderDecoderConfig(**d["encoder_decoder"]),
+            quantizer=QuantizerConfig(**d["quantizer"]),
+            preprocessing=PreprocessingConfig(**d["preprocessing"]),
+            schema_version=d["schema_version"])
+        cfg.validate()
+        return cfg
+
+    @staticmethod
+    def load(path: str) -> "ModelConfig":
+        with open(path) as f:
+            return ModelConfig.from_dict(json.load(f))
+
+    def to_dict(self) -> dict:
+        q = {"kind": self.quantizer.kind, "codebook_size": self.quantizer.codebook_size,
+             "embed_dim": self.quantizer.embed_dim}
+        if self.quantizer.kind == "projected_l2":
+            q["frozen_codebook_dim"] = self.quantizer.frozen_codebook_dim
+        ed = self.encoder_decoder
+        return {
+            "schema_version": self.schema_version, "name": self.name, "family": self.family,
+            "encoder_decoder": {
+                "ch": ed.ch, "ch_mult": list(ed.ch_mult), "num_res_blocks": ed.num_res_blocks,
+                "attn_resolutions": list(ed.attn_resolutions), "resolution": ed.resolution,
+                "z_channels": ed.z_channels, "in_channels": ed.in_channels,
+                "out_channels": ed.out_channels, "attention_placement": ed.attention_placement,
+                "norm_groups": ed.norm_groups, "norm_eps": ed.norm_eps},
+            "quantizer": q,
+            "preprocessing": {"resolution": self.preprocessing.resolution,
+                              "interpolation": self.preprocessing.interpolation},
+        }
+
+    def save(self, path: str) -> None:
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+            f.write("\n")
+
+    def validate(self) -> None:
+        ed, q = self.encoder_decoder, self.quantizer
+        if self.family not in FAMILIES:
+            raise ValueError(f"family {self.family!r} not in {FAMILIES}")
+        if q.kind not in QUANTIZER_KINDS:
+            raise ValueError(f"quantizer.kind {q.kind!r} not in {QUANTIZER_KINDS}")
+        if ed.attention_placement not in PLACEMENTS:
+            raise ValueError(f"attention_placement {ed.attention_placement!r} not in {PLACEMENTS}")
+        if q.kind == "projected_l2" and not q.frozen_codebook_dim:
+            raise ValueError("projected_l2 needs quantizer.frozen_codebook_dim")
+        for m in ed.ch_mult:
+            if (ed.ch * m) % ed.norm_groups:
+                raise ValueError(f"channels {ed.ch * m} not divisible by norm_groups {ed.norm_groups}")
+        if self.preprocessing.interpolation not in ("bilinear", "bicubic"):
+            raise ValueError(f"interpolation {self.preprocessing.interpolation!r}")
+
+    @property
+    def downsample_factor(self) -> int:
+        return 2 ** (len(self.encoder_decoder.ch_mult) - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Layers (taming-transformers taming/modules/diffusionmodules/model.py semantics)
+# --------------------------------------------------------------------------------------------
+
+def swish(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(x)
+
+
+def normalize(channels: int, groups: int, eps: float) -> nn.GroupNorm:
+    return nn.GroupNorm(num_groups=groups, num_channels=channels, eps=eps, affine=True)
+
+
+class ResnetBlock(nn.Module):
+    """norm1 → swish → conv1 → norm2 → swish → (dropout 0) → conv2, plus x or nin_shortcut(x)."""
+
+    def __init__(self, cin: int, cout: int, groups: int, eps: float):
+        super().__init__()
+        self.in_channels, self.out_channels = cin, cout
+        self.norm1 = normalize(cin, groups, eps)
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.norm2 = normalize(cout, groups, eps)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        if cin != cout:
+            self.nin_shortcut = nn.Conv2d(cin, cout, 1, 1, 0)
+
+    def forward(self, x):
+        h = self.conv1(swish(self.norm1(x)))
+        h = self.conv2(swish(self.norm2(h)))
+        if self.in_channels != self.out_channels:
+            x = self.nin_shortcut(x)
+        return x + h
+
+
+class AttnBlock(nn.Module):
+    """Single-head spatial self-attention over the H·W positions, scale C^-0.5, residual."""
+
+    def __init__(self, c: int, groups: int, eps: float):
+        super().__init__()
+        self.norm = normalize(c, groups, eps)
+        self.q = nn.Conv2d(c, c, 1, 1, 0)
+        self.k = nn.Conv2d(c, c, 1, 1, 0)
+        self.v = nn.Conv2d(c, c, 1, 1, 0)
+        self.proj_out = nn.Conv2d(c, c, 1, 1, 0)
+
+    def forward(self, x):
+        h = self.norm(x)
+        q, k, v = self.q(h), self.k(h), self.v(h)
+        b, c, hh, ww = q.shape
+        q = q.reshape(b, c, hh * ww).permute(0, 2, 1)          # b, hw(query), c
+        k = k.reshape(b, c, hh * ww)                           # b, c, hw(key)
+        w = torch.bmm(q, k) * (int(c) ** (-0.5))               # b, query, key
+        w = F.softmax(w, dim=2)
+        v = v.reshape(b, c, hh * ww)
+        out = torch.bmm(v, w.permute(0, 2, 1))                 # b, c, query
+        return x + self.proj_out(out.reshape(b, c, hh, ww))
+
+
+class Downsample(nn.Module):
+    """Zero pad right and bottom by one, then 3×3 conv with stride 2 and no padding."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, 2, 0)
+
+    def forward(self, x):
+        return self.conv(F.pad(x, (0, 1, 0, 1), mode="constant", value=0.0))
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour ×2, then 3×3 conv (stride 1, pad 1)."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, 1, 1)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+def _has_attention(ed: EncoderDecoderConfig, level: int, curr_res: int) -> bool:
+    if ed.attention_placement == "lowest_level":
+        return level == len(ed.ch_mult) - 1
+    return curr_res in ed.attn_resolutions
+
+
+class _Level(nn.Module):
+    """One resolution level. The block list is called ``block`` (taming) or ``res`` (llamagen)."""
+
+    def __init__(self, block_name: str, blocks: Sequence[nn.Module], attns: Sequence[nn.Module]):
+        super().__init__()
+        self.block_name = block_name
+        setattr(self, block_name, nn.ModuleList(blocks))
+        self.attn = nn.ModuleList(attns)
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return getattr(self, self.block_name)
+
+    def run_blocks(self, h):
+        for j, blk in enumerate(self.blocks):
+            h = blk(h)
+            if len(self.attn) > 0:
+                h = self.attn[j](h)
+        return h
+
+
+class _MidTaming(nn.Module):
+    def __init__(self, c, groups, eps):
+        super().__init__()
+        self.block_1 = ResnetBlock(c, c, groups, eps)
+        self.attn_1 = AttnBlock(c, groups, eps)
+        self.block_2 = ResnetBlock(c, c, groups, eps)
+
+    def forward(self, h):
+        return self.block_2(self.attn_1(self.block_1(h)))
+
+
+def _mid(style: str, c: int, groups: int, eps: float) -> nn.Module:
+    if style == "taming":
+        return _MidTaming(c, groups, eps)
+    return nn.Sequential(ResnetBlock(c, c, groups, eps), AttnBlock(c, groups, eps),
+                         ResnetBlock(c, c, groups, eps))   # keys mid.0 / mid.1 / mid.2
+
+
+class Encoder(nn.Module):
+    def __init__(self, ed: EncoderDecoderConfig, style: str):
+        super().__init__()
+        g, eps = ed.norm_groups, ed.norm_eps
+        L = len(ed.ch_mult)
+        self.num_levels = L
+        self.style = style
+        self.conv_in = nn.Conv2d(ed.in_channels, ed.ch, 3, 1, 1)
+        in_mult = (1,) + tuple(ed.ch_mult)
+        curr_res = ed.resolution
+        levels = []
+        block_in = ed.ch
+        for i in range(L):
+            block_in = ed.ch * in_mult[i]
+            block_out = ed.ch * ed.ch_mult[i]
+            blocks, attns = [], []
+            for _ in range(ed.num_res_blocks):
+                blocks.append(ResnetBlock(block_in, block_out, g, eps))
+                block_in = block_out
+                if _has_attention(ed, i, curr_res):
+                    attns.append(AttnBlock(block_in, g, eps))
+            lvl = _Level("block" if style == "taming" else "res", blocks, attns)
+            if i != L - 1:
+                lvl.downsample = Downsample(block_in)
+                curr_res //= 2
+            levels.append(lvl)
+        if style == "taming":
+            self.down = nn.ModuleList(levels)
+        else:
+            self.conv_blocks = nn.ModuleList(levels)
+        self.mid = _mid(style, block_in, g, eps)
+        self.norm_out = normalize(block_in, g, eps)
+        self.conv_out = nn.Conv2d(block_in, ed.z_channels, 3, 1, 1)
+
+    @property
+    def levels(self) -> nn.ModuleList:
+        return self.down if self.style == "taming" else self.conv_blocks
+
+    def forward(self, x):
+        h = self.conv_in(x)
+        for i, lvl in enumerate(self.levels):
+            h = lvl.run_blocks(h)
+            if i != self.num_levels - 1:
+                h = lvl.downsample(h)
+        h = self.mid(h)
+        return self.conv_out(swish(self.norm_out(h)))
+
+
+class Decoder(nn.Module):
+    def __init__(self, ed: EncoderDecoderConfig, style: str):
+        super().__init__()
+        g, eps = ed.norm_groups, ed.norm_eps
+        L = len(ed.ch_mult)
+        self.num_levels = L
+        self.style = style
+        block_in = ed.ch * ed.ch_mult[-1]
+        curr_res = ed.resolution // 2 ** (L - 1)
+        self.conv_in = nn.Conv2d(ed.z_channels, block_in, 3, 1, 1)
+        self.mid = _mid(style, block_in, g, eps)
+        by_level = {}
+        for i in reversed(range(L)):                 # lowest resolution first, as it runs
+            block_out = ed.ch * ed.ch_mult[i]
+            blocks, attns = [], []
+            for _ in range(ed.num_res_blocks + 1):
+                blocks.append(ResnetBlock(block_in, block_out, g, eps))
+                block_in = block_out
+                if _has_attention(ed, i, curr_res):
+                    attns.append(AttnBlock(block_in, g, eps))
+            lvl = _Level("block" if style == "taming" else "res", blocks, attns)
+            if i != 0:
+                lvl.upsample = Upsample(block_in)
+                curr_res *= 2
+            by_level[i] = lvl
+        if style == "taming":
+            # decoder.up.{i}: i is the resolution level, up.0 the highest resolution.
+            self.up = nn.ModuleList([by_level[i] for i in range(L)])
+        else:
+            # decoder.conv_blocks.{k}: k = 0 is the lowest resolution (level L-1).
+            self.conv_blocks = nn.ModuleList([by_level[i] for i in reversed(range(L))])
+        self.norm_out = normalize(block_in, g, eps)
+        self.conv_out = nn.Conv2d(block_in, ed.out_channels, 3, 1, 1)
+
+    def levels_in_run_order(self):
+        if self.style == "taming":
+            return [(i, self.up[i]) for i in reversed(range(self.num_levels))]
+        return [(self.num_levels - 1 - k, lvl) for k, lvl in enumerate(self.conv_blocks)]
+
+    def forward(self, z):
+        h = self.mid(self.conv_in(z))
+        for i, lvl in self.levels_in_run_order():
+            h = lvl.run_blocks(h)
+            if i != 0:
+                h = lvl.upsample(h)
+        return self.conv_out(swish(self.norm_out(h)))
+
+
+class _Codebook(nn.Module):
+    """Holds ``embedding`` so that the key is ``quantize.embedding.weight``."""
+
+    def __init__(self, n: int, e: int):
+        super().__init__()
+        self.embedding = nn.Embedding(n, e)
+
+
+# --------------------------------------------------------------------------------------------
+# The tokenizer
+# --------------------------------------------------------------------------------------------
+
+class VQTokenizer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        ed, q = cfg.encoder_decoder, cfg.quantizer
+        style = "llamagen" if cfg.family == "llamagen" else "taming"
+        self.encoder = Encoder(ed, style)
+        self.decoder = Decoder(ed, style)
+        self.quant_conv = nn.Conv2d(ed.z_channels, q.embed_dim, 1)
+        self.post_quant_conv = nn.Conv2d(q.embed_dim, ed.z_channels, 1)
+        if q.kind == "projected_l2":
+            self.tok_embeddings = nn.Embedding(q.codebook_size, q.frozen_codebook_dim)
+            self.tok_embeddings.weight.requires_grad_(False)
+            self.codebook_projection = nn.Linear(q.frozen_codebook_dim, q.embed_dim, bias=True)
+        else:
+            self.quantize = _Codebook(q.codebook_size, q.embed_dim)
+        self._codebook_cache: Optional[torch.Tensor] = None
+
+    # -- the matching table ------------------------------------------------------------------
+
+    def codebook(self) -> torch.Tensor:
+        """Rows the latents are matched against and decoded from, [n, e] float32.
+
+        l2: E.  projected_l2: P = E·Wᵀ + b (nn.Linear).  cosine: E / max(‖E‖, 1e-12) per row.
+        Cached; call ``invalidate_codebook()`` after changing weights.
+        """
+        if self._codebook_cache is None:
+            with torch.no_grad():
+                kind = self.cfg.quantizer.kind
+                if kind == "projected_l2":
+                    cb = self.codebook_projection(self.tok_embeddings.weight)
+                elif kind == "cosine":
+                    cb = F.normalize(self.quantize.embedding.weight, p=2, dim=-1)
+                else:
+                    cb = self.quantize.embedding.weight
+                self._codebook_cache = cb.detach().clone()
+        return self._codebook_cache
+
+    def invalidate_codebook(self) -> None:
+        self._codebook_cache = None
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self.invalidate_codebook()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    # -- encode / decode -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def latents(self, x: torch.Tensor) -> torch.Tensor:
+        """quant_conv(encoder(x)): [B, e, h, w]."""
+        return self.quant_conv(self.encoder(x))
+
+    @torch.no_grad()
+    def quantize_latents(self, z: torch.Tensor):
+        """Nearest codebook row per position. Returns (ids int64 [B,h,w], gaps float32 [B,h,w])."""
+        b, e, hh, ww = z.shape
+        zf = z.permute(0, 2, 3, 1).reshape(-1, e)
+        if self.cfg.quantizer.kind == "cosine":
+            zf = F.normalize(zf, p=2, dim=-1)
+        cb = self.codebook()
+        d = (torch.sum(zf ** 2, dim=1, keepdim=True) + torch.sum(cb ** 2, dim=1)
+             - 2 * torch.einsum("bd,dn->bn", zf, cb.t()))
+        ids = torch.argmin(d, dim=1)
+        gaps = relative_gaps(zf, cb)
+        return ids.reshape(b, hh, ww), gaps.reshape(b, hh, ww)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor):
+        """x: [B,3,H,W] in [-1,1]. Returns (latents [B,e,h,w] f32, ids [B,h,w] int64, gaps f32)."""
+        z = self.latents(x)
+        ids, gaps = self.quantize_latents(z)
+        return z, ids, gaps
+
+    @torch.no_grad()
+    def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B,h,w] → codebook rows as [B,e,h,w] (what the decoder's post_quant_conv sees)."""
+        cb = self.codebook()
+        return F.embedding(ids.long(), cb).permute(0, 3, 1, 2).contiguous()
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B,h,w] → images [B,3,H,W], unclamped decoder output."""
+        return self.decoder(self.post_quant_conv(self.embed_ids(ids)))
+
+
+def relative_gaps(zf: torch.Tensor, cb: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """(second-best − best) / max(|best|, 1e-12) of d = ‖z‖² + ‖c‖² − 2 z·c, all in float64."""
+    cb64 = cb.double()
+    cn = torch.sum(cb64 ** 2, dim=1)
+    out = []
+    for s in range(0, zf.shape[0], chunk):
+        z64 = zf[s:s + chunk].double()
+        d = torch.sum(z64 ** 2, dim=1, keepdim=True) + cn - 2 * (z64 @ cb64.t())
+        two = torch.topk(d, 2, dim=1, largest=False).values
+        best, second = two[:, 0], two[:, 1]
+        out.append((second - best) / torch.clamp(best.abs(), min=1e-12))
+    return torch.cat(out).float()
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+def build(cfg: ModelConfig) -> VQTokenizer:
+    return VQTokenizer(cfg).eval()
+
+
+def filter_state_dict(sd: dict) -> dict:
+    """Drop training-only tensors; widen f16/bf16/f64 to f32."""
+    out = {}
+    for k, v in sd.items():
+        if k in IGNORED_KEYS or k.startswith(IGNORED_PREFIXES):
+            continue
+        out[k] = v.float() if v.is_floating_point() else v
+    return out
+
+
+def load_model(model_dir: str) -> VQTokenizer:
+    """Build from ``config.json`` and load ``model.safetensors`` with strict name/shape checks."""
+    from safetensors.torch import load_file
+    cfg = ModelConfig.load(os.path.join(model_dir, "config.json"))
+    model = build(cfg)
+    sd = filter_state_dict(load_file(os.path.join(model_dir, "model.safetensors")))
+    for k, v in sd.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ValueError(f"{k}: non-finite values")
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+def save_model(model: VQTokenizer, model_dir: str) -> None:
+    from safetensors.torch import save_file
+    os.makedirs(model_dir, exist_ok=True)
+    model.cfg.save(os.path.join(model_dir, "config.json"))
+    sd = {k: v.detach().contiguous().float() for k, v in model.state_dict().items()}
+    save_file(sd, os.path.join(model_dir, "model.safetensors"))
+
+
+# --------------------------------------------------------------------------------------------
+# Pre- and post-processing (taming / VQGAN-LC: shortest side to S, center crop, x/127.5 − 1)
+# --------------------------------------------------------------------------------------------
+
+def resized_size(w: int, h: int, s: int):
+    """Shortest side → s; the other side scaled and rounded half up (integer arithmetic)."""
+    if w <= h:
+        return s, max(s, (h * s * 2 + w) // (2 * w))
+    return max(s, (w * s * 2 + h) // (2 * h)), s
+
+
+def preprocess_pil(img, resolution: int, interpolation: str = "bilinear"):
+    """PIL image → PIL RGB image of resolution×resolution: shortest side resized to ``resolution``
+    with PIL's resampling filter (which antialiases when shrinking), then a center crop at
+    ((W−S)//2, (H−S)//2). No resize when the shortest side already equals ``resolution``."""
+    from PIL import Image
+    img = img.convert("RGB")
+    w, h = img.size
+    nw, nh = resized_size(w, h, resolution)
+    if (nw, nh) != (w, h):
+        resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[interpolation]
+        img = img.resize((nw, nh), resample=resample)
+    left, top = (nw - resolution) // 2, (nh - resolution) // 2
+    return img.crop((left, top, left + resolution, top + resolution))
+
+
+def pixels_to_tensor(rgb_uint8: np.ndarray) -> torch.Tensor:
+    """uint8 HWC → float32 CHW as taming does: float32(float64(v) / 127.5 − 1)."""
+    a = (rgb_uint8.astype(np.float64) / 127.5 - 1.0).astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+
+
+def preprocess(img, resolution: int, interpolation: str = "bilinear") -> torch.Tensor:
+    """PIL image → float32 [3, S, S] in [-1, 1]."""
+    return pixels_to_tensor(np.asarray(preprocess_pil(img, resolution, interpolation), dtype=np.uint8))
+
+
+def postprocess(x: torch.Tensor) -> np.ndarray:
+    """[B,3,H,W] or [3,H,W] → uint8 HWC (batched: BHWC): clamp to [-1,1], (x+1)·127.5, round
+    (half to even, torch.round)."""
+    y = torch.round((x.clamp(-1.0, 1.0) + 1.0) * 127.5).to(torch.uint8)
+    if y.dim() == 4:
+        return y.permute(0, 2, 3, 1).contiguous().numpy()
+    return y.permute(1, 2, 0).contiguous().numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+def _load_ids(path: str) -> torch.Tensor:
+    if path.endswith(".json"):
+        with open(path) as f:
+            d = json.load(f)
+        a = np.asarray(d["ids"], dtype=np.int64).reshape([-1] + list(d["shape"]))
+    else:
+        a = np.load(path).astype(np.int64)
+    if a.ndim == 2:
+        a = a[None]
+    return torch.from_numpy(a)
+
+
+def main(argv=None) -> int:
+    import argparse
+    import time
+    from PIL import Image
+    p = argparse.ArgumentParser(prog="vqtok_ref", description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=1)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pi = sub.add_parser("inspect")
+    pi.add_argument("--model", required=True)
+    pe = sub.add_parser("encode")
+    pe.add_argument("--model", required=True)
+    pe.add_argument("--npy", help="write ids [N,h,w] int64 here instead of printing JSON")
+    pe.add_argument("images", nargs="+")
+    pd = sub.add_parser("decode")
+    pd.add_argument("--model", required=True)
+    pd.add_argument("ids", help=".npy ([h,w] or [N,h,w]) or vqtok JSON")
+    pd.add_argument("-o", "--output", required=True, help="PNG path; with N>1 images, _i is appended")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model)
+    cfg = model.cfg
+    if a.cmd == "inspect":
+        n = sum(t.numel() for t in model.state_dict().values())
+        g = cfg.preprocessing.resolution // cfg.downsample_factor
+        print(json.dumps({"name": cfg.name, "family": cfg.family, "quantizer": cfg.quantizer.kind,
+                          "grid": [g, g], "codebook_size": cfg.quantizer.codebook_size,
+                          "embed_dim": cfg.quantizer.embed_dim, "parameters": n}, indent=2))
+        return 0
+    if a.cmd == "encode":
+        s = cfg.preprocessing.resolution
+        x = torch.stack([preprocess(Image.open(f), s, cfg.preprocessing.interpolation) for f in a.images])
+        t0 = time.perf_counter()
+        _, ids, _ = model.encode(x)
+        dt = time.perf_counter() - t0
+        if a.npy:
+            np.save(a.npy, ids.numpy())
+        else:
+            for f, grid in zip(a.images, ids):
+                print(json.dumps({"model": cfg.name, "image": f, "shape": list(grid.shape),
+                                  "codebook_size": cfg.quantizer.codebook_size,
+                                  "ids": grid.flatten().tolist()}))
+        print(f"encode: {len(a.images)} image(s) in {dt * 1000:.1f} ms", file=__import__("sys").stderr)
+        return 0
+    ids = _load_ids(a.ids)
+    imgs = postprocess(model.decode(ids))
+    for i, im in enumerate(imgs):
+        out = a.output if len(imgs) == 1 else f"{os.path.splitext(a.output)[0]}_{i}{os.path.splitext(a.output)[1]}"
+        Image.fromarray(im).save(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+import Foundation
+
+extension ModelConfig {
+    /// Reads and validates a config.json image: strict JSON (no duplicate keys), the schema
+    /// version first, no unknown fields (a typo fails loudly), then the cross-field rules.
+    public static func decode(_ bytes: [UInt8]) throws(CheckpointError) -> ModelConfig {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            throw .invalidConfig("config.json is not valid JSON: \(error)")
+        }
+        guard case .object(let top) = json else { throw .invalidConfig("config.json is not a JSON object") }
+        guard let version = top.first(where: { $0.0 == "schema_version" })?.1 else {
+            throw .invalidConfig("schema_version is missing (this vqtok reads schema_version \(currentSchemaVersion))")
+        }
+        guard version == .int(currentSchemaVersion) else {
+            throw .invalidConfig("schema_version \(render(version)) is not supported; this vqtok reads schema_version \(currentSchemaVersion) (see Models/README.md)")
+        }
+        try checkFields(json, path: "", known: CodingKeys.allCases.map(\.rawValue))
+        if case .object(let ed)? = top.first(where: { $0.0 == "encoder_decoder" })?.1 {
+            try checkFields(.object(ed), path: "encoder_decoder.",
+                            known: EncoderDecoderConfig.CodingKeys.allCases.map(\.rawValue))
+        }
+        if case .object(let q)? = top.first(where: { $0.0 == "quantizer" })?.1 {
+            try checkFields(.object(q), path: "quantizer.", known: QuantizerConfig.CodingKeys.allCases.map(\.rawValue))
+        }
+        if case .object(let p)? = top.first(where: { $0.0 == "preprocessing" })?.1 {
+            try checkFields(.object(p), path: "preprocessing.",
+                            known: PreprocessingConfig.CodingKeys.allCases.map(\.rawValue))
+        }
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw .invalidConfig(describe(error))
+        } catch {
+            throw .invalidConfig("\(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Reads and validates `url` (a config.json file).
+    public static func load(contentsOf url: URL) throws(CheckpointError) -> ModelConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw .io("\(url.path): \(error.localizedDescription)")
+        }
+        guard data.count <= 1 << 20 else { throw .invalidConfig("\(url.path) is larger than 1 MiB") }
+        return try decode([UInt8](data))
+    }
+
+    /// The cross-field rules the architecture relies on. Each error names the field.
+    public func validate() throws(CheckpointError) {
+        func fail(_ why: String) -> CheckpointError { .invalidConfig(why) }
+        guard !name.isEmpty else { throw fail("name is empty") }
+        let ed = encoderDecoder
+        guard ed.ch > 0 else { throw fail("encoder_decoder.ch must be positive, got \(ed.ch)") }
+        guard (1...8).contains(ed.chMult.count) else {
+            throw fail("encoder_decoder.ch_mult must have 1 to 8 levels, got \(ed.chMult.count)")
+        }
+        guard ed.chMult.allSatisfy({ $0 > 0 }) else {
+            throw fail("encoder_decoder.ch_mult values must be positive, got \(ed.chMult)")
+        }
+        guard ed.numResBlocks > 0 else {
+            throw fail("encoder_decoder.num_res_blocks must be positive, got \(ed.numResBlocks)")
+        }
+        for (field, value) in [("z_channels", ed.zChannels), ("in_channels", ed.inChannels),
+                               ("out_channels", ed.outChannels), ("norm_groups", ed.normGroups),
+                               ("resolution", ed.resolution)] where value <= 0 {
+            throw fail("encoder_decoder.\(field) must be positive, got \(value)")
+        }
+        guard ed.normEps > 0, ed.normEps.isFinite else {
+            throw fail("encoder_decoder.norm_eps must be a positive number, got \(ed.normEps)")
+        }
+        for m in [1] + ed.chMult {
+            guard let channels = Checked.multiply(ed.ch, m), channels <= 1 << 16 else {
+                throw fail("encoder_decoder.ch × ch_mult value \(m) is too large")
+            }
+            guard channels % ed.normGroups == 0 else {
+                throw fail("encoder_decoder.ch × ch_mult (\(ed.ch) × \(m) = \(channels)) is not a multiple of norm_groups \(ed.normGroups)")
+            }
+        }
+        let factor = ed.downsampleFactor
+        guard ed.resolution % factor == 0 else {
+            throw fail("encoder_decoder.resolution \(ed.resolution) is not divisible by the downsampling factor \(factor) (2^(levels-1))")
+        }
+        if ed.attentionPlacement == .resolution {
+            let levels = (0..<ed.chMult.count).map { ed.resolution >> $0 }
+            for r in ed.attnResolutions where !levels.contains(r) {
+                throw fail("encoder_decoder.attn_resolutions value \(r) matches no level (level resolutions: \(levels))")
+            }
+        }
+        let q = quantizer
+        guard q.codebookSize > 0, q.codebookSize <= Int(Int32.max) else {
+            throw fail("quantizer.codebook_size must be in 1...\(Int32.max), got \(q.codebookSize)")
+        }
+        guard q.embedDim > 0 else { throw fail("quantizer.embed_dim must be positive, got \(q.embedDim)") }
+        switch q.kind {
+        case .projectedL2:
+            guard let frozen = q.frozenCodebookDim else {
+                throw fail("quantizer.kind projected_l2 needs quantizer.frozen_codebook_dim")
+            }
+            guard frozen > 0 else { throw fail("quantizer.frozen_codebook_dim must be positive, got \(frozen)") }
+            guard family == .vqganLC else {
+                throw fail("quantizer.kind projected_l2 is the vqgan_lc family's quantizer, family is \(family.rawValue)")
+            }
+        case .l2, .cosine:
+            guard q.frozenCodebookDim == nil else {
+                throw fail("quantizer.frozen_codebook_dim is only meaningful for kind projected_l2, kind is \(q.kind.rawValue)")
+            }
+            guard family != .vqganLC else { throw fail("family vqgan_lc needs quantizer.kind projected_l2") }
+        }
+        let p = preprocessing
+        guard p.resolution > 0, p.resolution % factor == 0 else {
+            throw fail("preprocessing.resolution \(p.resolution) must be positive and divisible by the downsampling factor \(factor)")
+        }
+    }
+
+    private static func checkFields(_ value: JSONValue, path: String, known: [String]) throws(CheckpointError) {
+        guard case .object(let members) = value else { return }
+        for (key, _) in members where !known.contains(key) {
+            throw .invalidConfig("unknown field \(path)\(key) (known: \(known.joined(separator: ", ")))")
+        }
+    }
+
+    private static func render(_ value: JSONValue) -> String {
+        switch value {
+        case .int(let v): "\(v)"
+        case .double(let v): "\(v)"
+        case .string(let s): "\"\(s)\""
+        default: value.typeName
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context.codingPath)
+            return "missing field \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "field \(path(context.codingPath)) has the wrong type: \(context.debugDescription)"
+        case .dataCorrupted(let context):
+            return "field \(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import COpenBLAS
+
+/// The OpenBLAS library the kernels run on.
+///
+/// OpenBLAS picks its kernels (`OPENBLAS_CORETYPE`) when it loads, before `main`; only the
+/// thread count can still be changed from inside the process.
+public enum BLAS {
+    /// Threads OpenBLAS uses for one GEMM.
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets the threads OpenBLAS uses for one GEMM (at least 1).
+    public static func setThreadCount(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// c[m,n] = alpha · op(a)[m,k] · op(b)[k,n] + beta · c, all row-major.
+    /// `lda`, `ldb`, `ldc` are the row strides of a, b, c as stored (before transposition).
+    public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                    transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+}

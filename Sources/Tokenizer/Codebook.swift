@@ -1,0 +1,69 @@
+import Checkpoint
+import Tensor
+
+/// The code vectors a quantizer matches latents against and decode looks up, prepared once
+/// at load for each `QuantizerConfig.Kind`:
+///
+///     l2            C = quantize.embedding.weight                     [n, e]
+///     projected_l2  C = E·Wᵀ + b  (VQGAN-LC: E = tok_embeddings.weight [n, F],
+///                                  W = codebook_projection.weight [e, F], b [e])
+///     cosine        C = rows of quantize.embedding.weight / max(‖row‖, 1e-12)   (LlamaGen);
+///                   latents are normalized the same way before the search
+struct Codebook: Sendable {
+    let size: Int
+    let dim: Int
+    /// [size, dim], row-major.
+    let vectors: [Float]
+    /// ‖c_j‖², for the search's ‖c‖² − 2 z·c.
+    let squaredNorms: [Float]
+    let normalizesLatents: Bool
+
+    init(_ config: QuantizerConfig, _ weights: Weights) throws {
+        let (n, e) = (config.codebookSize, config.embedDim)
+        guard n > 0, e > 0 else { throw TokenizerError.invalidConfig("codebook \(n)×\(e) is empty") }
+        var vectors: [Float]
+        switch config.kind {
+        case .l2:
+            vectors = try weights.require("quantize.embedding.weight", [n, e]).storage
+        case .cosine:
+            vectors = try weights.require("quantize.embedding.weight", [n, e]).storage
+            l2NormalizeRows(&vectors, dim: e)
+        case .projectedL2:
+            guard let frozenDim = config.frozenCodebookDim, frozenDim > 0 else {
+                throw TokenizerError.invalidConfig("projected_l2 needs frozen_codebook_dim")
+            }
+            let frozen = try weights.require("tok_embeddings.weight", [n, frozenDim])
+            let projection = try weights.require("codebook_projection.weight", [e, frozenDim])
+            let bias = try weights.require("codebook_projection.bias", [e])
+            var projected = Tensor(zeros: [0])
+            linear(&projected, frozen, weight: projection, bias: bias)
+            vectors = projected.storage
+        }
+        self.init(vectors: vectors, dim: e, normalizesLatents: config.kind == .cosine)
+    }
+
+    init(vectors: [Float], dim: Int, normalizesLatents: Bool) {
+        precondition(dim > 0 && vectors.count % dim == 0, "codebook of \(vectors.count) values is not [n, \(dim)]")
+        self.size = vectors.count / dim
+        self.dim = dim
+        self.vectors = vectors
+        self.squaredNorms = (0..<size).map { j in
+            var sum: Float = 0
+            for c in 0..<dim { sum += vectors[j * dim + c] * vectors[j * dim + c] }
+            return sum
+        }
+        self.normalizesLatents = normalizesLatents
+    }
+}
+
+/// x ← x / max(‖x‖, 1e-12) for each row of a row-major [rows, dim] matrix (torch F.normalize).
+func l2NormalizeRows(_ values: inout [Float], dim: Int) {
+    values.withUnsafeMutableBufferPointer { buf in
+        for start in stride(from: 0, to: buf.count, by: dim) {
+            var sum: Float = 0
+            for c in 0..<dim { sum += buf[start + c] * buf[start + c] }
+            let inverse = 1 / max(sum.squareRoot(), 1e-12)
+            for c in 0..<dim { buf[start + c] *= inverse }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The Tokenizer module; see ARCHITECTURE.md.

@@ -1,1 +1,0 @@
-// CheckpointTests; see ARCHITECTURE.md.

@@ -1,1 +1,0 @@
-// ImagingTests; see ARCHITECTURE.md.

@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+@testable import Tensor
+
+@Suite struct GroupNormTests {
+    @Test func oneGroupByHand() {
+        // Values 1,2,3,4: mean 2.5, biased variance 1.25.
+        let x = Tensor(shape: [1, 2, 1, 2], storage: [1, 2, 3, 4])
+        var out = Tensor(zeros: [0])
+        groupNorm(&out, x, groups: 1, weight: nil, bias: nil, eps: 0)
+        let s = Float(1.25).squareRoot()
+        assertClose("groupNorm", out.storage, [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s], tolerance: 1e-6)
+    }
+
+    @Test func affineAndEps() {
+        // Two groups of one channel each; γ, β per channel; eps enters under the root.
+        let x = Tensor(shape: [1, 2, 1, 2], storage: [0, 2, 5, 5])
+        var out = Tensor(zeros: [0])
+        groupNorm(&out, x, groups: 2, weight: Tensor(shape: [2], storage: [2, 3]),
+                  bias: Tensor(shape: [2], storage: [1, -1]), eps: 1)
+        // channel 0: mean 1, var 1 → (x−1)/√2 · 2 + 1; channel 1: constant → β.
+        let r = 2 / Float(2).squareRoot()
+        assertClose("groupNorm affine", out.storage, [1 - r, 1 + r, -1, -1], tolerance: 1e-6)
+    }
+
+    @Test func thirtyTwoGroupsMatchNaive() {
+        var values = SeededValues(seed: 3)
+        let x = values.tensor([2, 64, 3, 5])
+        let gamma = values.tensor([64])
+        let beta = values.tensor([64])
+        var out = Tensor(zeros: [0])
+        groupNorm(&out, x, groups: 32, weight: gamma, bias: beta, eps: 1e-6)
+        var want = [Float](repeating: 0, count: x.count)
+        let plane = 15
+        for b in 0..<2 {
+            for g in 0..<32 {
+                let start = (b * 64 + g * 2) * plane
+                let group = x.storage[start..<start + 2 * plane].map(Double.init)
+                let mean = group.reduce(0, +) / Double(group.count)
+                let variance = group.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(group.count)
+                for i in 0..<(2 * plane) {
+                    let c = g * 2 + i / plane
+                    want[start + i] = Float((group[i] - mean) / (variance + 1e-6).squareRoot()
+                                            * Double(gamma.storage[c]) + Double(beta.storage[c]))
+                }
+            }
+        }
+        assertClose("groupNorm 32 groups", out.storage, want, tolerance: 1e-5)
+    }
+}
+
+@Suite struct ElementwiseTests {
+    @Test func siluKnownValues() {
+        var x = Tensor(shape: [4], storage: [0, 1, -1, 20])
+        silu(&x)
+        assertClose("silu", x.storage, [0, 0.7310586, -0.26894142, 20], tolerance: 1e-6)
+    }
+
+    @Test func siluLargeTensorMatchesScalar() {
+        var values = SeededValues(seed: 5)
+        var x = values.tensor([1 << 17])
+        let want = x.storage.map { Float(Double($0) / (1 + Foundation.exp(-Double($0)))) }
+        silu(&x)
+        assertClose("silu parallel", x.storage, want, tolerance: 1e-6)
+    }
+
+    @Test func residualAddSums() {
+        var x = Tensor(shape: [2, 2], storage: [1, 2, 3, 4])
+        residualAdd(&x, Tensor(shape: [2, 2], storage: [10, 20, 30, 40]))
+        #expect(x.storage == [11, 22, 33, 44])
+    }
+
+    @Test func linearByHand() {
+        // x [2,3], W [2,3], b [2]
+        let x = Tensor(shape: [2, 3], storage: [1, 2, 3, 4, 5, 6])
+        let w = Tensor(shape: [2, 3], storage: [1, 0, -1, 0.5, 0.5, 0.5])
+        var out = Tensor(zeros: [0])
+        linear(&out, x, weight: w, bias: Tensor(shape: [2], storage: [1, -1]))
+        #expect(out.shape == [2, 2])
+        assertClose("linear", out.storage, [1 - 3 + 1, 3 - 1, 4 - 6 + 1, 7.5 - 1], tolerance: 1e-6)
+    }
+}
+
+@Suite struct ResampleTests {
+    @Test func nearestUpsampleRepeatsPixels() {
+        let x = Tensor(shape: [1, 1, 2, 2], storage: [1, 2, 3, 4])
+        var out = Tensor(zeros: [0])
+        upsampleNearest2x(&out, x)
+        #expect(out.shape == [1, 1, 4, 4])
+        #expect(out.storage == [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4])
+    }
+
+    @Test func depthToSpaceDCR() {
+        // [1, 8, 1, 1] holding 0...7, C = 2: out[c, i, j] = x[(2i + j)·2 + c].
+        let x = Tensor(shape: [1, 8, 1, 1], storage: (0..<8).map(Float.init))
+        var out = Tensor(zeros: [0])
+        depthToSpace(&out, x, blockSize: 2)
+        #expect(out.shape == [1, 2, 2, 2])
+        #expect(out.storage == [0, 2, 4, 6, 1, 3, 5, 7])
+    }
+
+    @Test func depthToSpaceKeepsSpatialLayout() {
+        // [1, 4, 1, 2]: positions w=0,1 each expand to a 2×2 block side by side.
+        let x = Tensor(shape: [1, 4, 1, 2], storage: [0, 1, 10, 11, 20, 21, 30, 31])
+        var out = Tensor(zeros: [0])
+        depthToSpace(&out, x)
+        #expect(out.shape == [1, 1, 2, 4])
+        #expect(out.storage == [0, 10, 1, 11, 20, 30, 21, 31])
+    }
+}
+
+@Suite struct AttentionTests {
+    @Test func twoTokensByHand() {
+        // C = 1: s[i,j] = q_i·k_j. q = (1, 0), k = (0, ln 3), v = (2, 6).
+        // Token 0 weights (1/4, 3/4) → 5; token 1 weights (1/2, 1/2) → 4.
+        let q = Tensor(shape: [1, 1, 2], storage: [1, 0])
+        let k = Tensor(shape: [1, 1, 2], storage: [0, Float(log(3.0))])
+        let v = Tensor(shape: [1, 1, 2], storage: [2, 6])
+        var out = Tensor(zeros: [0])
+        var scores: [Float] = []
+        spatialAttention(&out, q: q, k: k, v: v, scores: &scores)
+        assertClose("attention", out.storage, [5, 4], tolerance: 1e-5)
+    }
+
+    @Test func matchesNaiveWithScaleAndBatch() {
+        var values = SeededValues(seed: 9)
+        let (batch, c, n) = (2, 4, 6)
+        let q = values.tensor([batch, c, 2, 3])
+        let k = values.tensor([batch, c, 2, 3])
+        let v = values.tensor([batch, c, 2, 3])
+        var out = Tensor(zeros: [0])
+        var scores: [Float] = []
+        spatialAttention(&out, q: q, k: k, v: v, scores: &scores)
+        var want = [Float](repeating: 0, count: q.count)
+        for b in 0..<batch {
+            let at = { (t: Tensor, ch: Int, i: Int) in Double(t.storage[(b * c + ch) * n + i]) }
+            for i in 0..<n {
+                let logits = (0..<n).map { j in (0..<c).map { at(q, $0, i) * at(k, $0, j) }.reduce(0, +) / 2 }
+                let top = logits.max()!
+                let weights = logits.map { Foundation.exp($0 - top) }
+                let total = weights.reduce(0, +)
+                for ch in 0..<c {
+                    want[(b * c + ch) * n + i] = Float((0..<n).map { weights[$0] / total * at(v, ch, $0) }.reduce(0, +))
+                }
+            }
+        }
+        #expect(out.shape == [batch, c, 2, 3])
+        assertClose("attention batch", out.storage, want, tolerance: 1e-5)
+    }
+}
+
+@Suite struct BLASTests {
+    @Test func threadCountIsSettable() {
+        let before = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        #expect(BLAS.threadCount == 1)
+        BLAS.setThreadCount(before)
+        #expect(BLAS.threadCount == before)
+    }
+}

@@ -1,1 +1,0 @@
-// TensorTests; see ARCHITECTURE.md.
