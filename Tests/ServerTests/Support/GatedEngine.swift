@@ -16,7 +16,7 @@ final class GatedEngine: TokenizerEngine, @unchecked Sendable {
     private var runs: [Int] = []
     private let gate = DispatchSemaphore(value: 0)
     private let startedContinuation: AsyncStream<Int>.Continuation
-    /// The batch size of each encode as it starts.
+    /// The batch size of each encode that starts while held (the warm-up's never shows here).
     let started: AsyncStream<Int>
 
     init() { (started, startedContinuation) = AsyncStream.makeStream() }
@@ -31,8 +31,10 @@ final class GatedEngine: TokenizerEngine, @unchecked Sendable {
     func encode(_ images: Tensor, stages: StageClock) -> TokenGrid {
         let batch = images.shape[0]
         let wait = lock.withLock { runs.append(batch); return holding }
-        startedContinuation.yield(batch)
-        if wait { gate.wait() }
+        if wait {
+            startedContinuation.yield(batch)
+            gate.wait()
+        }
         let (h, w) = (images.shape[2] / 4, images.shape[3] / 4)
         return TokenGrid(batch: batch, height: h, width: w, ids: Array(repeating: 0, count: batch * h * w))
     }

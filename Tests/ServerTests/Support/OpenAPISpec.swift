@@ -27,9 +27,9 @@ struct OpenAPISpec {
     }
 
     /// Whether an answer of `status` to `method` on `template` is documented. 405 is the answer
-    /// to any method a documented path does not list.
+    /// to any method a documented path does not list, 404 to any path that is not documented.
     func documents(template: String, method: String, status: Int) -> Bool {
-        guard let methods = operations[template] else { return false }
+        guard let methods = operations[template] else { return template == Route.unmatchedTemplate && status == 404 }
         let m = method == "HEAD" ? "get" : method.lowercased()
         guard let statuses = methods[m] else { return status == 405 }
         return statuses.contains(status)
