@@ -6,6 +6,8 @@ import PackageDescription
 //   C libraries -> Imaging
 //   C libraries -> HTTP            (knows nothing of models)
 //   Server (HTTP + Tokenizer + Imaging) -> vqtok (command line)
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "vqtok",
     platforms: [.macOS(.v14)],
@@ -32,9 +34,12 @@ let package = Package(
         // libjpeg reports errors by longjmp; the shim owns the setjmp so no Swift frame is crossed.
         .target(name: "CJPEGShim", dependencies: ["CLibJPEG"]),
 
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        // The numeric kernels are optimized in debug builds too: unoptimized SIMD and pointer
+        // loops run 10-50x slower, which makes the parity tests take minutes.
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Checkpoint", dependencies: ["Tensor"]),
-        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS"]),
+        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS"],
+                swiftSettings: optimizedInDebug),
         .target(name: "Imaging", dependencies: ["Tensor", "CLibPNG", "CJPEGShim"]),
         .target(name: "HTTP", dependencies: [
             "CNGHTTP2",
