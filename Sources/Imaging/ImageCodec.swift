@@ -31,7 +31,9 @@ public enum ImageCodec {
 
     /// Decodes a PNG or JPEG file to RGB8. The header is checked against `maxPixels` before any
     /// pixel memory is allocated. See `PNGCodec` and `JPEGCodec` for how each variant maps to RGB
-    /// (in short: alpha dropped, gray replicated, 16-bit scaled to 8).
+    /// (in short: alpha dropped, gray replicated, 16-bit scaled to 8). Like PIL's
+    /// `Image.open(f).convert("RGB")`, which the reference uses, it ignores EXIF orientation and
+    /// embedded ICC profiles: the stored pixels are returned as they are.
     public static func decode(_ bytes: some ContiguousBytes,
                               maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         let maxPixels = min(maxPixels, maximumSupportedPixels)

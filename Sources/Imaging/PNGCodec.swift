@@ -37,14 +37,12 @@ enum PNGCodec {
             return RGBImage(width: width, height: height, pixels: buffer)
         }
         var rgb = [UInt8](repeating: 0, count: width * height * 3)
-        rgb.withUnsafeMutableBufferPointer { dst in
-            buffer.withUnsafeBufferPointer { src in
-                for p in 0..<(width * height) {
-                    dst[3 * p] = src[4 * p]
-                    dst[3 * p + 1] = src[4 * p + 1]
-                    dst[3 * p + 2] = src[4 * p + 2]
-                }
-            }
+        var dst = rgb.mutableSpan
+        let src = buffer.span
+        for p in 0..<(width * height) {
+            dst[3 * p] = src[4 * p]
+            dst[3 * p + 1] = src[4 * p + 1]
+            dst[3 * p + 2] = src[4 * p + 2]
         }
         return RGBImage(width: width, height: height, pixels: rgb)
     }

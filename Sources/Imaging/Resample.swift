@@ -112,9 +112,11 @@ enum Resampler {
                                    filter: ResampleFilter) -> RGBImage {
         let c = coefficients(inSize: image.width, outSize: width, filter: filter)
         let inStride = image.width * 3
-        let input = image.pixels
+        let input = image.pixels.span
+        let weights = c.weights.span
         var out = [UInt8](repeating: 0, count: rows.count * width * 3)
         let half = 1 << (precisionBits - 1)
+        var outSpan = out.mutableSpan
         for (outRow, y) in rows.enumerated() {
             let rowBase = y * inStride
             for xx in 0..<width {
@@ -122,16 +124,16 @@ enum Resampler {
                 let kBase = xx * c.taps
                 var p = rowBase + c.first[xx] * 3
                 for x in 0..<c.count[xx] {
-                    let w = Int(c.weights[kBase + x])
+                    let w = Int(weights[kBase + x])
                     s0 += Int(input[p]) * w
                     s1 += Int(input[p + 1]) * w
                     s2 += Int(input[p + 2]) * w
                     p += 3
                 }
                 let o = (outRow * width + xx) * 3
-                out[o] = clip8(s0)
-                out[o + 1] = clip8(s1)
-                out[o + 2] = clip8(s2)
+                outSpan[o] = clip8(s0)
+                outSpan[o + 1] = clip8(s1)
+                outSpan[o + 2] = clip8(s2)
             }
         }
         return RGBImage(width: width, height: rows.count, pixels: out)
@@ -140,21 +142,24 @@ enum Resampler {
     private static func verticalPass(_ image: RGBImage, rowOffset: Int, height: Int,
                                      coefficients c: Coefficients) -> RGBImage {
         let stride = image.width * 3
-        let input = image.pixels
+        let input = image.pixels.span
         var out = [UInt8](repeating: 0, count: height * stride)
-        var sums = [Int](repeating: 0, count: stride)
+        var sumStorage = [Int](repeating: 0, count: stride)
+        var sums = sumStorage.mutableSpan
+        var outSpan = out.mutableSpan
+        let weights = c.weights.span
         let half = 1 << (precisionBits - 1)
         for yy in 0..<height {
             for i in 0..<stride { sums[i] = half }
             let kBase = yy * c.taps
             let first = c.first[yy] - rowOffset
             for y in 0..<c.count[yy] {
-                let w = Int(c.weights[kBase + y])
+                let w = Int(weights[kBase + y])
                 let rowBase = (first + y) * stride
                 for i in 0..<stride { sums[i] += Int(input[rowBase + i]) * w }
             }
             let outBase = yy * stride
-            for i in 0..<stride { out[outBase + i] = clip8(sums[i]) }
+            for i in 0..<stride { outSpan[outBase + i] = clip8(sums[i]) }
         }
         return RGBImage(width: image.width, height: height, pixels: out)
     }
