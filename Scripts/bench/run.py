@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""vqtok against its peers, side by side in one run: prints the table of issue 6.
+
+Run it through Scripts/bench/run.sh, which makes the peers' virtualenv (Benchmarks/.venv) and
+builds vqtok in release mode first. Rows, each the same work for vqtok and its peer, on the
+same weights and inputs and the same number of threads:
+
+- encode (image tensor -> ids) and decode (ids -> image tensor) of the full-size VQGAN-LC f16
+  model at 256x256, batch 1 and 8, 1 and 2 threads, against PyTorch eager (the reference model
+  of Scripts/reference/vqtok_ref.py on the same safetensors; default layout and channels_last,
+  the faster kept) and ONNX Runtime (the same functions exported, all graph optimizations);
+- codebook search, 100000x8 and 16384x8 codebooks, 256 and 4096 queries, against FAISS
+  IndexFlatL2 (BLAS threshold lowered);
+- the convolutions' GFLOP/s against the sgemm peak measured in the same process, with
+  PyTorch's conv2d on the same shapes beside them.
+
+Every contender runs in its own process with OPENBLAS_CORETYPE set before it starts
+(SkylakeX where the CPU has AVX-512F, else Haswell), OMP/MKL/OPENBLAS thread variables set to
+T, and for T = 1 pinned to one core with taskset (so no library can use the other core).
+Figures are medians of --repeats timed runs after one warm-up; ratios are peer / vqtok
+(above 1: vqtok is faster). Results go to Benchmarks/results/<date>.json and the table to
+stdout (and to the .md beside the JSON).
+
+Usage: run.py [--threads 2,1] [--batches 1,8] [--sections model,search,conv] [--repeats N]
+              [--skip-torch-nchw] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CACHE = REPO / "Benchmarks" / ".cache"
+MODEL = CACHE / "bench-vqganlc-f16"
+VENV_PY = REPO / "Benchmarks" / ".venv" / "bin" / "python"
+VQTOK = REPO / ".build" / "release" / "vqtok"
+sys.path.insert(0, str(HERE))
+from make_bench_model import CONFIG, test_images  # noqa: E402
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- machine
+
+def coretype() -> str:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "Haswell"
+    return "SkylakeX" if " avx512f" in flags else "Haswell"
+
+
+def machine() -> dict:
+    info = {"date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "platform": platform.platform(), "cores": os.cpu_count()}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in lscpu.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache",
+                             "Hypervisor vendor"):
+                info[k.strip()] = v.strip()
+        info["avx512f"] = " avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pass
+    info["OPENBLAS_CORETYPE"] = coretype()
+    return info
+
+
+def env_for(threads: int) -> dict:
+    env = dict(os.environ)
+    env.update({"OPENBLAS_CORETYPE": coretype(), "OPENBLAS_NUM_THREADS": str(threads),
+                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+                "VQTOK_THREADS": str(threads)})
+    return env
+
+
+def pinned(threads: int, cmd: list[str]) -> list[str]:
+    if threads == 1 and shutil.which("taskset"):
+        return ["taskset", "-c", "0"] + cmd
+    return cmd
+
+
+def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
+    t0 = time.time()
+    full = pinned(threads, cmd)
+    log("  $", " ".join(str(c) for c in full))
+    p = subprocess.run([str(c) for c in full], capture_output=True, text=True, env=env_for(threads),
+                       timeout=timeout)
+    if p.returncode != 0:
+        log(f"  failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
+        return {"error": (p.stderr.strip() or p.stdout.strip())[-2000:], "returncode": p.returncode}
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1]
+    out = json.loads(line)
+    out["wall_s"] = round(time.time() - t0, 1)
+    return out
+
+
+def peer(*args) -> list[str]:
+    return [str(VENV_PY), str(HERE / "peers.py"), *map(str, args)]
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+def model_flops(cfg: dict) -> tuple[float, float]:
+    """(encoder, decoder) FLOPs per image: convolutions and attention matmuls (2 x multiply-adds)."""
+    ed = cfg["encoder_decoder"]
+    ch, mult, nrb, res, z = ed["ch"], ed["ch_mult"], ed["num_res_blocks"], ed["resolution"], ed["z_channels"]
+    attn_res = set(ed["attn_resolutions"])
+    levels = len(mult)
+
+    def conv(cin, cout, side, k=3):
+        return 2.0 * cin * cout * k * k * side * side
+
+    def res_block(cin, cout, side):
+        return conv(cin, cout, side) + conv(cout, cout, side) + (conv(cin, cout, side, 1) if cin != cout else 0)
+
+    def attn(c, side):
+        n = side * side
+        return 4 * conv(c, c, side, 1) + 2 * (2.0 * n * n * c)
+
+    enc = conv(ed["in_channels"], ch, res)
+    side, block_in = res, ch
+    in_mult = (1,) + tuple(mult)
+    for i in range(levels):
+        block_in, block_out = ch * in_mult[i], ch * mult[i]
+        for _ in range(nrb):
+            enc += res_block(block_in, block_out, side)
+            block_in = block_out
+            if side in attn_res:
+                enc += attn(block_in, side)
+        if i != levels - 1:
+            side //= 2
+            enc += conv(block_in, block_in, side)  # stride 2: output side
+    enc += 2 * res_block(block_in, block_in, side) + attn(block_in, side)
+    enc += conv(block_in, z, side)
+
+    dec = conv(z, ch * mult[-1], side)
+    block_in = ch * mult[-1]
+    dec += 2 * res_block(block_in, block_in, side) + attn(block_in, side)
+    for i in reversed(range(levels)):
+        block_out = ch * mult[i]
+        for _ in range(nrb + 1):
+            dec += res_block(block_in, block_out, side)
+            block_in = block_out
+            if side in attn_res:
+                dec += attn(block_in, side)
+        if i != 0:
+            side *= 2
+            dec += conv(block_in, block_in, side)
+    dec += conv(block_in, ed["out_channels"], side)
+    return enc, dec
+
+
+# --------------------------------------------------------------------------- preparation
+
+def prepare(args) -> None:
+    if not (MODEL / ".complete").exists():
+        log("making the benchmark model (about 600 MB)")
+        subprocess.run([str(VENV_PY), str(HERE / "make_bench_model.py"), "--out", str(MODEL), "--calibrate"],
+                       check=True, env=env_for(2))
+    for b in args.batches:
+        path = CACHE / f"images_b{b}.npy"
+        if not path.exists():
+            np.save(path, test_images(b, CONFIG["preprocessing"]["resolution"], seed=100 + b))
+        if "ort" in args.contenders:
+            onnx_dir = CACHE / "onnx"
+            if not (onnx_dir / f"decode_b{b}.onnx").exists():
+                log(f"exporting ONNX at batch {b}")
+                out = run_json(peer("onnx-export", "--model", MODEL, "--batch", b, "--out", onnx_dir), 2)
+                if "error" in out:
+                    raise SystemExit(f"ONNX export failed: {out['error']}")
+    rng = np.random.default_rng(7)
+    for n, d in args.codebooks:
+        path = CACHE / f"codebook_{n}x{d}.npy"
+        if not path.exists():
+            np.save(path, rng.standard_normal((n, d), dtype=np.float32))
+    for q in args.queries:
+        for _, d in args.codebooks:
+            path = CACHE / f"queries_{q}x{d}.npy"
+            if not path.exists():
+                np.save(path, rng.standard_normal((q, d), dtype=np.float32))
+
+
+# --------------------------------------------------------------------------- sections
+
+def agreement(a: Path, b: Path) -> float | None:
+    try:
+        x, y = np.load(a).reshape(-1), np.load(b).reshape(-1)
+    except (OSError, ValueError):
+        return None
+    return float((x == y).mean()) if x.shape == y.shape else None
+
+
+def model_section(args, results: dict) -> None:
+    work = CACHE / "work"
+    work.mkdir(exist_ok=True)
+    for t in args.threads:
+        for b in args.batches:
+            reps = args.repeats or (5 if b == 1 else 3)
+            key = f"model_b{b}_t{t}"
+            row: dict = {"batch": b, "threads": t, "repeats": reps}
+            images = CACHE / f"images_b{b}.npy"
+            common = ["--threads", t, "--warmup", 1, "--repeats", reps]
+            log(f"encode/decode batch {b}, {t} thread(s)")
+            if "vqtok" in args.contenders:
+                row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
+                                         "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
+            for layout in ("channels_last", "nchw"):
+                name = f"pytorch-{layout}"
+                if name in args.contenders:
+                    row[name] = run_json(peer("torch", "--model", MODEL, "--input", images, "--layout", layout,
+                                              "--ids-out", work / f"ids_{name}_{key}.npy", *common), t)
+            if "ort" in args.contenders:
+                row["onnxruntime"] = run_json(peer("ort", "--onnx-dir", CACHE / "onnx", "--input", images,
+                                                   "--ids-out", work / f"ids_ort_{key}.npy", *common), t)
+            ref = work / f"ids_pytorch-channels_last_{key}.npy"
+            if not ref.exists():
+                ref = work / f"ids_pytorch-nchw_{key}.npy"
+            row["ids_equal_to_pytorch"] = {
+                "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
+                "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref)}
+            results["model"][key] = row
+            save(args, results)
+
+
+def search_section(args, results: dict) -> None:
+    work = CACHE / "work"
+    work.mkdir(exist_ok=True)
+    for t in args.threads:
+        for n, d in args.codebooks:
+            for q in args.queries:
+                key = f"search_{n}x{d}_q{q}_t{t}"
+                cb, qs = CACHE / f"codebook_{n}x{d}.npy", CACHE / f"queries_{q}x{d}.npy"
+                reps = args.repeats or 21
+                common = ["--threads", t, "--warmup", 3, "--repeats", reps]
+                log(f"codebook search {n}x{d}, {q} queries, {t} thread(s)")
+                row: dict = {"codes": n, "dim": d, "queries": q, "threads": t, "repeats": reps}
+                if "vqtok" in args.contenders:
+                    row["vqtok"] = run_json([VQTOK, "bench", "search", "--codebook", cb, "--queries-file", qs,
+                                             "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
+                if "faiss" in args.contenders:
+                    row["faiss"] = run_json(peer("faiss", "--codebook", cb, "--queries", qs,
+                                                 "--ids-out", work / f"ids_faiss_{key}.npy", *common), t)
+                row["ids_equal_to_faiss"] = agreement(work / f"ids_vqtok_{key}.npy", work / f"ids_faiss_{key}.npy")
+                results["search"][key] = row
+                save(args, results)
+
+
+def conv_section(args, results: dict) -> None:
+    for t in args.threads:
+        reps = args.repeats or 5
+        log(f"convolutions, {t} thread(s)")
+        row: dict = {"threads": t}
+        if "vqtok" in args.contenders:
+            row["vqtok"] = run_json([VQTOK, "bench", "conv", "--threads", t, "--warmup", 1, "--repeats", reps], t)
+        if any(c.startswith("pytorch") for c in args.contenders):
+            row["pytorch"] = run_json(peer("torchconv", "--threads", t, "--warmup", 1, "--repeats", reps), t)
+        results["conv"][f"conv_t{t}"] = row
+        save(args, results)
+
+
+# --------------------------------------------------------------------------- table
+
+def med(entry: dict | None, field: str) -> float | None:
+    if not entry or "error" in entry or field not in entry:
+        return None
+    return entry[field]["median"]
+
+
+def fmt(x: float | None, digits: int = 0) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def ratio(peer_ms: float | None, ours: float | None) -> str:
+    return "—" if peer_ms is None or ours is None or ours == 0 else f"{peer_ms / ours:.2f}×"
+
+
+def table(results: dict) -> str:
+    enc_f, dec_f = model_flops(CONFIG)
+    lines = [f"Machine: {results['machine'].get('Model name', '?')}, {results['machine'].get('CPU(s)', '?')} cores, "
+             f"OPENBLAS_CORETYPE={results['machine']['OPENBLAS_CORETYPE']}; {results['machine']['date_utc']}.",
+             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster).", ""]
+    if results["model"]:
+        lines += [f"Encoder {enc_f / 1e9:.1f} GFLOP, decoder {dec_f / 1e9:.1f} GFLOP per image.", "",
+                  "| work | batch | threads | vqtok ms | vqtok GFLOP/s | peer | peer ms | ratio |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for key, row in results["model"].items():
+            b, t = row["batch"], row["threads"]
+            for what, flops in (("encode", enc_f), ("decode", dec_f)):
+                ours = med(row.get("vqtok"), f"{what}_ms")
+                gf = None if ours is None else flops * b / (ours * 1e6)
+                torch_best = None
+                torch_name = "PyTorch"
+                for layout in ("channels_last", "nchw"):
+                    m = med(row.get(f"pytorch-{layout}"), f"{what}_ms")
+                    if m is not None and (torch_best is None or m < torch_best):
+                        torch_best, torch_name = m, f"PyTorch eager ({'channels_last' if layout == 'channels_last' else 'NCHW'})"
+                ort = med(row.get("onnxruntime"), f"{what}_ms")
+                lines.append(f"| {what} | {b} | {t} | {fmt(ours)} | {fmt(gf, 1)} | {torch_name} | {fmt(torch_best)} | "
+                             f"{ratio(torch_best, ours)} |")
+                lines.append(f"| {what} | {b} | {t} | {fmt(ours)} | {fmt(gf, 1)} | ONNX Runtime | {fmt(ort)} | "
+                             f"{ratio(ort, ours)} |")
+        agree = [f"{k}: vqtok {v['ids_equal_to_pytorch']['vqtok']}, ORT {v['ids_equal_to_pytorch']['onnxruntime']}"
+                 for k, v in results["model"].items()]
+        lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree), ""]
+    if results["search"]:
+        lines += ["| codebook search | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in results["search"].values():
+            ours, theirs = med(row.get("vqtok"), "search_ms"), med(row.get("faiss"), "search_ms")
+            lines.append(f"| {row['codes']}×{row['dim']} | {row['queries']} | {row['threads']} | {fmt(ours, 2)} | "
+                         f"{fmt(theirs, 2)} | {ratio(theirs, ours)} | {row.get('ids_equal_to_faiss')} |")
+        lines.append("")
+    if results["conv"]:
+        for row in results["conv"].values():
+            v = row.get("vqtok") or {}
+            if "error" in v or not v:
+                lines.append(f"conv, {row['threads']} thread(s): vqtok failed")
+                continue
+            peak = v["sgemm_peak_gflops"]
+            torch_layers = {l["layer"]: l for l in (row.get("pytorch") or {}).get("layers", [])}
+            lines += [f"Convolutions, batch {v['batch']}, {row['threads']} thread(s): sgemm peak "
+                      f"{peak:.1f} GFLOP/s (" + ", ".join(f"{s['n']}³ {s['gflops']:.1f}" for s in v["sgemm"]) + ")", "",
+                      "| layer | per encode+decode | vqtok ms | vqtok GFLOP/s | of sgemm peak | PyTorch ms | ratio |",
+                      "|---|---|---|---|---|---|---|"]
+            total_f = total_t = 0.0
+            for l in v["layers"]:
+                tl = torch_layers.get(l["layer"])
+                tm = tl["ms"]["median"] if tl else None
+                lines.append(f"| {l['layer']} | {l['count']} | {l['ms']['median']:.2f} | {l['gflops']:.1f} | "
+                             f"{100 * l['of_peak']:.0f}% | {fmt(tm, 2)} | {ratio(tm, l['ms']['median'])} |")
+                if l["layer"].startswith("3x3") and "s2" not in l["layer"]:
+                    total_f += l["gflop"] * l["count"]
+                    total_t += l["ms"]["median"] * l["count"]
+            if total_t:
+                agg = total_f / (total_t / 1e3)
+                lines += ["", f"3×3 stride-1 convolutions weighted by occurrence: {agg:.1f} GFLOP/s, "
+                              f"{100 * agg / peak:.0f}% of the sgemm peak.", ""]
+    return "\n".join(lines)
+
+
+def save(args, results: dict) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", default="2,1")
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--sections", default="model,search,conv")
+    ap.add_argument("--contenders", default="vqtok,pytorch-channels_last,pytorch-nchw,ort,faiss")
+    ap.add_argument("--codebooks", default="100000x8,16384x8")
+    ap.add_argument("--queries", default="256,4096")
+    ap.add_argument("--repeats", type=int, default=0, help="timed runs (default: 5 at batch 1, 3 at batch 8, "
+                                                           "21 for search)")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--table-only", type=Path, help="print the table of an earlier results JSON")
+    args = ap.parse_args()
+    if args.table_only:
+        print(table(json.loads(args.table_only.read_text())))
+        return
+    args.threads = [int(x) for x in args.threads.split(",")]
+    args.batches = [int(x) for x in args.batches.split(",")]
+    args.sections = args.sections.split(",")
+    args.contenders = [c if c != "onnxruntime" else "ort" for c in args.contenders.split(",")]
+    args.codebooks = [tuple(int(v) for v in c.split("x")) for c in args.codebooks.split(",")]
+    args.queries = [int(x) for x in args.queries.split(",")]
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+    args.out = args.out or REPO / "Benchmarks" / "results" / f"{stamp}.json"
+    CACHE.mkdir(parents=True, exist_ok=True)
+
+    results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {}}
+    prepare(args)
+    t0 = time.time()
+    if "model" in args.sections:
+        model_section(args, results)
+    if "search" in args.sections:
+        search_section(args, results)
+    if "conv" in args.sections:
+        conv_section(args, results)
+    results["elapsed_s"] = round(time.time() - t0)
+    save(args, results)
+    text = table(results)
+    args.out.with_suffix(".md").write_text(text + "\n")
+    print(text)
+    log(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
