@@ -129,30 +129,40 @@ import Testing
         assertClose("attention", out.storage, [5, 4], tolerance: 1e-5)
     }
 
-    @Test func matchesNaiveWithScaleAndBatch() {
+    /// Small, and with 2100 positions: more than the 1997 query rows (4 Mi / 2100) of one score block.
+    @Test(arguments: [(2, 4, 2, 3), (1, 2, 1, 2100)])
+    func matchesNaiveWithScaleAndBatch(batch: Int, c: Int, height: Int, width: Int) {
         var values = SeededValues(seed: 9)
-        let (batch, c, n) = (2, 4, 6)
-        let q = values.tensor([batch, c, 2, 3])
-        let k = values.tensor([batch, c, 2, 3])
-        let v = values.tensor([batch, c, 2, 3])
+        let n = height * width
+        let q = values.tensor([batch, c, height, width])
+        let k = values.tensor([batch, c, height, width])
+        let v = values.tensor([batch, c, height, width])
         var out = Tensor(zeros: [0])
         var scores: [Float] = []
         spatialAttention(&out, q: q, k: k, v: v, scores: &scores)
         var want = [Float](repeating: 0, count: q.count)
+        let scale = 1 / Double(c).squareRoot()
+        var logits = [Double](repeating: 0, count: n)
         for b in 0..<batch {
-            let at = { (t: Tensor, ch: Int, i: Int) in Double(t.storage[(b * c + ch) * n + i]) }
+            let base = b * c * n
             for i in 0..<n {
-                let logits = (0..<n).map { j in (0..<c).map { at(q, $0, i) * at(k, $0, j) }.reduce(0, +) / 2 }
+                for j in 0..<n {
+                    var dot = 0.0
+                    for ch in 0..<c { dot += Double(q.storage[base + ch * n + i]) * Double(k.storage[base + ch * n + j]) }
+                    logits[j] = dot * scale
+                }
                 let top = logits.max()!
-                let weights = logits.map { Foundation.exp($0 - top) }
-                let total = weights.reduce(0, +)
+                var total = 0.0
+                for j in 0..<n { logits[j] = Foundation.exp(logits[j] - top); total += logits[j] }
                 for ch in 0..<c {
-                    want[(b * c + ch) * n + i] = Float((0..<n).map { weights[$0] / total * at(v, ch, $0) }.reduce(0, +))
+                    var sum = 0.0
+                    for j in 0..<n { sum += logits[j] * Double(v.storage[base + ch * n + j]) }
+                    want[base + ch * n + i] = Float(sum / total)
                 }
             }
         }
-        #expect(out.shape == [batch, c, 2, 3])
-        assertClose("attention batch", out.storage, want, tolerance: 1e-5)
+        #expect(out.shape == [batch, c, height, width])
+        assertClose("attention \(q.shape)", out.storage, want, tolerance: 1e-5)
     }
 }
 
