@@ -139,3 +139,25 @@ enum TestPaths {
         return url
     }
 }
+
+/// Runs blocking socket work on a Dispatch thread, off the Swift concurrency pool (which the
+/// server's handlers need; this machine may have only two pool threads).
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { k in
+        DispatchQueue.global().async { k.resume(with: Result { try body() }) }
+    }
+}
+
+/// curl over HTTP/2 (prior knowledge) or HTTP/1.1; returns "status|body".
+func curl(_ url: String, http2: Bool, _ extra: [String] = []) async throws -> String {
+    let r = try await run("curl", ["-sS", "--max-time", "10", http2 ? "--http2-prior-knowledge" : "--http1.1"]
+                          + extra + ["-w", "|%{http_code}", url])
+    let parts = r.stdoutText.split(separator: "|", omittingEmptySubsequences: false)
+    return "\(parts.last ?? "")|\(parts.dropLast().joined(separator: "|"))"
+}
+
+/// The server still answers a normal client on both protocols.
+func expectServing(_ s: TestServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    #expect(try await curl("\(s.base)/hello", http2: true) == "200|hello", sourceLocation: sourceLocation)
+    #expect(try await curl("\(s.base)/hello", http2: false) == "200|hello", sourceLocation: sourceLocation)
+}
