@@ -158,3 +158,16 @@ import Testing
         #expect(BLAS.threadCount == before)
     }
 }
+
+@Suite struct TensorStorageTests {
+    @Test func resizeKeepsCapacityAndCompactedDropsIt() {
+        var t = Tensor(zeros: [1000])
+        t.resize(to: [2, 3])
+        #expect(t.count == 6 && t.storage.capacity >= 1000)
+        for i in 0..<6 { t.storage[i] = Float(i) }
+        #expect(t.storage.capacity >= 1000)
+        let compact = t.compacted()
+        #expect(compact == t)
+        #expect(compact.storage.capacity < 1000)
+    }
+}
