@@ -206,42 +206,40 @@ def agreement(a: Path, b: Path) -> float | None:
     return float((x == y).mean()) if x.shape == y.shape else None
 
 
-def model_section(args, results: dict) -> None:
+def model_row(args, results: dict, t: int, b: int) -> None:
     work = CACHE / "work"
     work.mkdir(exist_ok=True)
-    for t in args.threads:
-        for b in args.batches:
-            reps = args.repeats or (5 if b == 1 else 3)
-            key = f"model_b{b}_t{t}"
-            row: dict = {"batch": b, "threads": t, "repeats": reps}
-            images = CACHE / f"images_b{b}.npy"
-            common = ["--threads", t, "--warmup", 1, "--repeats", reps]
-            log(f"encode/decode batch {b}, {t} thread(s)")
-            if "vqtok" in args.contenders:
-                row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
-                                         "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
-            for layout in ("channels_last", "nchw"):
-                name = f"pytorch-{layout}"
-                if name in args.contenders:
-                    row[name] = run_json(peer("torch", "--model", MODEL, "--input", images, "--layout", layout,
-                                              "--ids-out", work / f"ids_{name}_{key}.npy", *common), t)
-            if "ort" in args.contenders:
-                row["onnxruntime"] = run_json(peer("ort", "--onnx-dir", CACHE / "onnx", "--input", images,
-                                                   "--ids-out", work / f"ids_ort_{key}.npy", *common), t)
-            ref = work / f"ids_pytorch-channels_last_{key}.npy"
-            if not ref.exists():
-                ref = work / f"ids_pytorch-nchw_{key}.npy"
-            row["ids_equal_to_pytorch"] = {
-                "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
-                "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref)}
-            results["model"][key] = row
-            save(args, results)
+    reps = args.repeats or (5 if b == 1 else 3)
+    key = f"model_b{b}_t{t}"
+    row: dict = {"batch": b, "threads": t, "repeats": reps, "warmup": 1}
+    images = CACHE / f"images_b{b}.npy"
+    common = ["--threads", t, "--warmup", 1, "--repeats", reps]
+    log(f"encode/decode batch {b}, {t} thread(s)")
+    if "vqtok" in args.contenders:
+        row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
+                                 "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
+    for layout in ("channels_last", "nchw"):
+        name = f"pytorch-{layout}"
+        if name in args.contenders and (layout == "channels_last" or b <= args.nchw_max_batch):
+            row[name] = run_json(peer("torch", "--model", MODEL, "--input", images, "--layout", layout,
+                                      "--ids-out", work / f"ids_{name}_{key}.npy", *common), t)
+    if "ort" in args.contenders:
+        row["onnxruntime"] = run_json(peer("ort", "--onnx-dir", CACHE / "onnx", "--input", images,
+                                           "--ids-out", work / f"ids_ort_{key}.npy", *common), t)
+    ref = work / f"ids_pytorch-channels_last_{key}.npy"
+    if not ref.exists():
+        ref = work / f"ids_pytorch-nchw_{key}.npy"
+    row["ids_equal_to_pytorch"] = {
+        "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
+        "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref)}
+    results["model"][key] = row
+    save(args, results)
 
 
-def search_section(args, results: dict) -> None:
+def search_section(args, results: dict, threads: list[int]) -> None:
     work = CACHE / "work"
     work.mkdir(exist_ok=True)
-    for t in args.threads:
+    for t in threads:
         for n, d in args.codebooks:
             for q in args.queries:
                 key = f"search_{n}x{d}_q{q}_t{t}"
@@ -261,8 +259,8 @@ def search_section(args, results: dict) -> None:
                 save(args, results)
 
 
-def conv_section(args, results: dict) -> None:
-    for t in args.threads:
+def conv_section(args, results: dict, threads: list[int]) -> None:
+    for t in threads:
         reps = args.repeats or 5
         log(f"convolutions, {t} thread(s)")
         row: dict = {"threads": t}
@@ -369,6 +367,9 @@ def main() -> None:
     ap.add_argument("--queries", default="256,4096")
     ap.add_argument("--repeats", type=int, default=0, help="timed runs (default: 5 at batch 1, 3 at batch 8, "
                                                            "21 for search)")
+    ap.add_argument("--nchw-max-batch", type=int, default=8,
+                    help="time PyTorch's default layout only up to this batch (channels_last always)")
+    ap.add_argument("--stop-after", type=float, default=0, help="minutes after which no new row starts")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--table-only", type=Path, help="print the table of an earlier results JSON")
     args = ap.parse_args()
@@ -387,13 +388,34 @@ def main() -> None:
 
     results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {}}
     prepare(args)
-    t0 = time.time()
-    if "model" in args.sections:
-        model_section(args, results)
+    # Most telling rows first (2 threads, batch 1; the short sections), so that a run cut short
+    # by --stop-after still has them; a row is never started after the limit.
+    plan: list[tuple] = []
+    ts = sorted(args.threads, reverse=True)
+    if "model" in args.sections and ts and 1 in args.batches:
+        plan.append(("model", ts[0], 1))
     if "search" in args.sections:
-        search_section(args, results)
+        plan.append(("search", ts))
     if "conv" in args.sections:
-        conv_section(args, results)
+        plan.append(("conv", ts))
+    if "model" in args.sections:
+        for t in ts:
+            for b in sorted(args.batches):
+                if (t, b) != (ts[0], 1) or 1 not in args.batches:
+                    plan.append(("model", t, b))
+    t0 = time.time()
+    results["skipped"] = []
+    for item in plan:
+        if args.stop_after and time.time() - t0 > args.stop_after * 60:
+            log(f"--stop-after {args.stop_after} min reached: skipping {item}")
+            results["skipped"].append(list(item[:1]) + [str(x) for x in item[1:]])
+            continue
+        if item[0] == "model":
+            model_row(args, results, item[1], item[2])
+        elif item[0] == "search":
+            search_section(args, results, item[1])
+        else:
+            conv_section(args, results, item[1])
     results["elapsed_s"] = round(time.time() - t0)
     save(args, results)
     text = table(results)
