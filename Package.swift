@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Checkpoint", "Imaging"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["vqtok", "Checkpoint"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Tokenizer", "Imaging", "Checkpoint", "HTTP", "Tensor",
         ]),

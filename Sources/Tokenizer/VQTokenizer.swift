@@ -25,6 +25,8 @@ public struct TokenGrid: Sendable, Equatable {
 /// Immutable after `init`; every call builds its own scratch, so calls may run concurrently.
 public final class VQTokenizer: Sendable {
     public let config: ModelConfig
+    /// Elements of every weight the network uses, the frozen codebook included.
+    public let parameterCount: Int
     let encoder: Encoder
     let decoder: Decoder
     let quantConv: Conv2dLayer
@@ -55,6 +57,7 @@ public final class VQTokenizer: Sendable {
         codebook = try Codebook(config.quantizer, weights)
         postQuantConv = try Conv2dLayer(weights, "post_quant_conv", in: e, out: z, kernel: 1)
         decoder = try Decoder(architecture, context, naming)
+        parameterCount = weights.tally.count
     }
 
     /// Image side length per token: 2^(levels − 1).

@@ -5,7 +5,7 @@ struct VQTok: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqtok",
         abstract: "Image tokenizers of the VQGAN family: image to token ids and back, over HTTP/2.",
-        subcommands: [EncodeCommand.self, DecodeCommand.self,
+        subcommands: [EncodeCommand.self, DecodeCommand.self, InspectCommand.self,
                       BenchCommand.self],
         defaultSubcommand: nil
     )
