@@ -142,6 +142,7 @@ enum TestPaths {
 
 /// Runs blocking socket work on a Dispatch thread, off the Swift concurrency pool (which the
 /// server's handlers need; this machine may have only two pool threads).
+@discardableResult
 func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { k in
         DispatchQueue.global().async { k.resume(with: Result { try body() }) }
