@@ -3,6 +3,10 @@ import Logging
 import Testing
 @testable import HTTP
 
+/// Every test that starts a server runs inside this suite, one at a time: they measure
+/// timeouts and concurrency, and this machine may have two cores.
+@Suite(.serialized) struct HTTPIntegrationTests {}
+
 /// Counters the test handler keeps, read by tests waiting for a condition.
 final class HandlerProbe: @unchecked Sendable {
     // @unchecked Sendable: every field is guarded by `lock`.
