@@ -44,6 +44,7 @@ final class Connection: @unchecked Sendable {
     let queue: DispatchQueue
     let remoteAddress: String
     let context: ServerContext
+    let stats: StatsBuffer
     private var config: HTTPServerConfiguration { context.configuration }
 
     private var readSource: DispatchSourceRead?
@@ -56,7 +57,8 @@ final class Connection: @unchecked Sendable {
     private var out = OutputBuffer()
     private var sniffed: [UInt8] = []
     private(set) var driver: ConnectionDriver?
-    private var flushScheduled = false
+    /// Handler results not yet taken over by the queue (filled from handler Tasks).
+    private let finished = Locked<[(token: Int64, response: HTTPResponse)]>([])
     private var shutdownRequested = false
 
     private enum State { case open, lingering, closed }
@@ -71,6 +73,7 @@ final class Connection: @unchecked Sendable {
         self.fd = fd
         self.remoteAddress = remoteAddress
         self.context = context
+        self.stats = StatsBuffer(context.stats)
         self.queue = DispatchQueue(label: "vqtok.http.connection")
         self.readBuffer = .allocate(byteCount: 64 << 10, alignment: 16)
     }
@@ -123,7 +126,7 @@ final class Connection: @unchecked Sendable {
         }
         if n == 0 { return close(reason: state == .lingering ? nil : "peer_closed") }
         lastActivity = Connection.now()
-        context.stats.update { $0.bytesIn += n }
+        stats.update { $0.bytesIn += n }
         if state == .lingering { return }
         let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
         if let d = driver {
@@ -156,31 +159,22 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Writing
 
-    /// Coalesces the flushes that several handler completions would each ask for.
-    func scheduleFlush() {
-        dispatchPrecondition(condition: .onQueue(queue))
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        queue.async { [self] in
-            flushScheduled = false
-            flush()
-        }
-    }
-
     /// Moves driver output to the socket until it would block, is empty, or is over the bound.
     func flush() {
         dispatchPrecondition(condition: .onQueue(queue))
         guard state == .open, let d = driver else { return }
+        defer { stats.commit() }
         let limit = config.maxOutputBufferBytes
         while true {
             if out.count < limit, let reason = d.produce(into: &out, limit: limit) {
                 return close(reason: reason)
             }
             if out.isEmpty { break }
+            stats.commit()  // counters are current before the client can see this output
             switch out.write(to: fd) {
             case .wrote(let n):
                 lastWriteProgress = Connection.now()
-                context.stats.update { $0.bytesOut += n }
+                stats.update { $0.bytesOut += n }
                 continue
             case .wouldBlock:
                 armWrite(true)
@@ -219,17 +213,26 @@ final class Connection: @unchecked Sendable {
     /// Runs the handler for `request` in its own Task; `token` comes back to the driver.
     func spawn(_ request: HTTPRequest, token: Int64) -> Task<Void, Never> {
         let handler = context.handler
-        context.stats.update { $0.handlersRunning += 1 }
+        stats.update { $0.handlersRunning += 1 }
         return Task {
             let response = await handler.handle(request)
-            self.queue.async {
-                self.context.stats.update { $0.handlersRunning -= 1 }
-                guard self.state == .open, let d = self.driver else { return }
-                self.lastActivity = Connection.now()
-                d.handlerFinished(token: token, response: response)
-                self.scheduleFlush()
+            // Completions that arrive together are handed over in one hop to the queue.
+            let first = self.finished.withLock { box in
+                box.append((token, response))
+                return box.count == 1
             }
+            if first { self.queue.async { self.takeFinished() } }
         }
+    }
+
+    private func takeFinished() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        let done = finished.withLock { box in defer { box.removeAll(keepingCapacity: true) }; return box }
+        stats.update { $0.handlersRunning -= done.count }
+        guard state == .open, let d = driver else { return stats.commit() }
+        lastActivity = Connection.now()
+        for (token, response) in done { d.handlerFinished(token: token, response: response) }
+        flush()
     }
 
     /// One access log line (method, path, status, bytes in/out, duration, protocol).
@@ -266,7 +269,7 @@ final class Connection: @unchecked Sendable {
     }
 
     private func endGracefully(_ d: ConnectionDriver, reason: String) {
-        context.stats.closed(reason: reason)
+        stats.closed(reason: reason)
         if d.endGracefully(reason: reason) { flush() } else { close(reason: nil) }
     }
 
@@ -296,8 +299,9 @@ final class Connection: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         guard state != .closed else { return }
         state = .closed
-        if let reason { context.stats.closed(reason: reason) }
+        if let reason { stats.closed(reason: reason) }
         driver?.connectionClosed()
+        stats.commit()
         timer?.cancel()
         if let ws = writeSource {
             if !writeArmed { ws.resume() }  // a suspended source must not be released

@@ -4,7 +4,7 @@
 final class H1Driver: ConnectionDriver {
     unowned let connection: Connection
     let config: HTTPServerConfiguration
-    let stats: StatsRecorder
+    let stats: StatsBuffer
     private var parser: H1Parser
     /// Input that arrived while a request was in flight (pipelining), parsed afterwards.
     private var backlog: [UInt8] = []
@@ -24,7 +24,7 @@ final class H1Driver: ConnectionDriver {
     init(connection: Connection) {
         self.connection = connection
         self.config = connection.context.configuration
-        self.stats = connection.context.stats
+        self.stats = connection.stats
         self.parser = H1Parser(maxHeaderBytes: config.maxHeaderBytes, maxHeaderCount: config.maxHeaderCount,
                                maxBodyBytes: config.maxRequestBodyBytes)
         stats.update { $0.http1Connections += 1 }
@@ -111,7 +111,7 @@ final class H1Driver: ConnectionDriver {
         pendingBody = allowsBody && method != "HEAD" ? response.body : []
         bodyOffset = 0
         responding = true
-        stats.request(status: response.status, bytesIn: bodyBytes, bytesOut: pendingBody.count)
+        stats.request(status: response.status)
         connection.logAccess(method: method, path: path, status: response.status, bytesIn: bodyBytes,
                              bytesOut: pendingBody.count, startedAt: startedAt, version: .http1_1)
     }

@@ -88,11 +88,21 @@ enum H2Callbacks {
         return 0
     }
 
-    static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, len, userData in
+    static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, len, userData in
         let d = driver(userData)
         guard let s = d.streams[streamID] else { return 0 }
         s.bodyBytesReceived += len
-        if s.responded || s.bodyTooLarge { return 0 }
+        if s.responded || s.bodyTooLarge {
+            // Answered before the request ended (e.g. 413). RFC 9113 §8.1 lets us stop the
+            // upload with RST_STREAM(NO_ERROR) after the response, but some clients (curl 7.88)
+            // then report an error instead of the response: discard a bounded amount first.
+            s.discardedBytes += len
+            if s.discardedBytes > max(d.config.maxRequestBodyBytes, 16 << 20) && !s.resetSent {
+                s.resetSent = true
+                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_NO_ERROR.rawValue)
+            }
+            return 0
+        }
         if s.body.count + len > d.config.maxRequestBodyBytes {
             s.bodyTooLarge = true
             d.reject(s, status: 413, type: "body_too_large", message: "request body too large")
@@ -136,7 +146,7 @@ enum H2Callbacks {
 
     // MARK: Sending
 
-    static let onFrameSend: nghttp2_on_frame_send_callback = { session, frame, userData in
+    static let onFrameSend: nghttp2_on_frame_send_callback = { _, frame, userData in
         let d = driver(userData)
         let f = frame!.pointee
         switch UInt32(f.hd.type) {
@@ -144,12 +154,6 @@ enum H2Callbacks {
             d.stats.goawaySent(code: f.goaway.error_code)
         case NGHTTP2_RST_STREAM.rawValue:
             d.stats.update { $0.resetsSent += 1 }
-        case NGHTTP2_DATA.rawValue, NGHTTP2_HEADERS.rawValue:
-            // RFC 9113 §8.1: a server that answered before the request ended may ask the client
-            // to stop sending with RST_STREAM(NO_ERROR), after the complete response.
-            guard f.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
-                  let s = d.streams[f.hd.stream_id], !s.requestComplete else { return 0 }
-            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), s.id, NGHTTP2_NO_ERROR.rawValue)
         default:
             break
         }

@@ -9,7 +9,7 @@ import Glibc
 final class H2Driver: ConnectionDriver {
     unowned let connection: Connection
     let config: HTTPServerConfiguration
-    let stats: StatsRecorder
+    let stats: StatsBuffer
     private(set) var session: OpaquePointer!
     var streams: [Int32: H2Stream] = [:]
     /// Complete requests waiting for a handler slot, oldest first.
@@ -25,7 +25,7 @@ final class H2Driver: ConnectionDriver {
     init(connection: Connection) {
         self.connection = connection
         self.config = connection.context.configuration
-        self.stats = connection.context.stats
+        self.stats = connection.stats
         stats.update { $0.http2Connections += 1 }
         session = H2Callbacks.makeSession(config: config, userData: Unmanaged.passUnretained(self).toOpaque())
         submitSettings()
@@ -177,7 +177,7 @@ final class H2Driver: ConnectionDriver {
         if HTTPStatus.allowsBody(response.status) {
             fields.append(("content-length", String(response.body.count)))
         }
-        stats.request(status: response.status, bytesIn: s.bodyBytesReceived, bytesOut: s.responseBody.count)
+        stats.request(status: response.status)
         H2Callbacks.withNV(fields) { nva, count in
             var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil),
                                                  read_callback: H2Callbacks.readBody)

@@ -17,6 +17,9 @@ final class H2Stream {
     var bodyTooLarge = false
     var body: [UInt8] = []
     var bodyBytesReceived = 0
+    /// Body bytes dropped after an early answer, and whether we then reset the stream.
+    var discardedBytes = 0
+    var resetSent = false
     /// END_STREAM received from the client (RFC 9113 §5.1 half-closed (remote)).
     var requestComplete = false
     /// Queued for a handler, or handed to one.

@@ -23,6 +23,7 @@ public struct HTTPServerStats: Sendable {
     public var handlersCancelled = 0
     public var requestsTotal = 0
     public var requestsByStatus: [Int: Int] = [:]
+    /// Bytes read from and written to sockets (all protocol overhead included).
     public var bytesIn = 0
     public var bytesOut = 0
 }
@@ -43,19 +44,66 @@ final class StatsRecorder: @unchecked Sendable {
         body(&stats)
     }
 
+    func merge(_ delta: HTTPServerStats) {
+        lock.lock(); defer { lock.unlock() }
+        stats.add(delta)
+    }
+}
+
+/// One connection's changes to the counters, merged into the server's under one lock before
+/// each socket write and at close (not once per event). Not Sendable: touched only on the
+/// connection's queue.
+final class StatsBuffer {
+    private let target: StatsRecorder
+    private var delta = HTTPServerStats()
+    private var dirty = false
+
+    init(_ target: StatsRecorder) { self.target = target }
+
+    func update(_ body: (inout HTTPServerStats) -> Void) {
+        body(&delta)
+        dirty = true
+    }
     func closed(reason: String) {
         update { $0.connectionsClosedByReason[reason, default: 0] += 1 }
     }
     func goawaySent(code: UInt32) {
         update { $0.goawaysSent[H2ErrorCode.name(code), default: 0] += 1 }
     }
-    func request(status: Int, bytesIn: Int, bytesOut: Int) {
+    func request(status: Int) {
         update {
             $0.requestsTotal += 1
             $0.requestsByStatus[status, default: 0] += 1
-            $0.bytesIn += bytesIn
-            $0.bytesOut += bytesOut
         }
+    }
+    func commit() {
+        guard dirty else { return }
+        target.merge(delta)
+        delta = HTTPServerStats()
+        dirty = false
+    }
+}
+
+extension HTTPServerStats {
+    /// Adds every counter of `d` (gauges move by d's signed amount).
+    mutating func add(_ d: HTTPServerStats) {
+        connectionsOpen += d.connectionsOpen
+        connectionsTotal += d.connectionsTotal
+        connectionsRejected += d.connectionsRejected
+        for (k, v) in d.connectionsClosedByReason { connectionsClosedByReason[k, default: 0] += v }
+        http1Connections += d.http1Connections
+        http2Connections += d.http2Connections
+        streamsOpen += d.streamsOpen
+        streamsTotal += d.streamsTotal
+        resetsReceived += d.resetsReceived
+        resetsSent += d.resetsSent
+        for (k, v) in d.goawaysSent { goawaysSent[k, default: 0] += v }
+        handlersRunning += d.handlersRunning
+        handlersCancelled += d.handlersCancelled
+        requestsTotal += d.requestsTotal
+        for (k, v) in d.requestsByStatus { requestsByStatus[k, default: 0] += v }
+        bytesIn += d.bytesIn
+        bytesOut += d.bytesOut
     }
 }
 

@@ -80,8 +80,8 @@ final class Listener: @unchecked Sendable {
             let connection = Connection(fd: cfd, remoteAddress: remote, context: context)
             let draining = context.draining.withLock { $0 }
             guard !draining, context.add(connection) else {
-                Glibc.close(cfd)
                 context.stats.update { $0.connectionsRejected += 1 }
+                Glibc.close(cfd)
                 continue
             }
             context.stats.update { $0.connectionsOpen += 1; $0.connectionsTotal += 1 }

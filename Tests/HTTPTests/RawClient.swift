@@ -2,8 +2,9 @@ import Foundation
 import Glibc
 
 /// A blocking TCP client that writes hand-built bytes and reads with deadlines, for the attack
-/// tests. Used from Dispatch threads or briefly from tests; every read is bounded by a timeout.
-final class RawClient {
+/// tests. Every read is bounded by a timeout.
+/// @unchecked Sendable: a test uses one client from one `blocking` block at a time, in sequence.
+final class RawClient: @unchecked Sendable {
     let fd: Int32
     private var input: [UInt8] = []
     private(set) var eof = false

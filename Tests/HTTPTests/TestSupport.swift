@@ -3,6 +3,10 @@ import Logging
 import Testing
 @testable import HTTP
 
+/// Every test that starts a server runs inside this suite, one at a time: they measure
+/// timeouts and concurrency, and this machine may have two cores.
+@Suite(.serialized) struct HTTPIntegrationTests {}
+
 /// Counters the test handler keeps, read by tests waiting for a condition.
 final class HandlerProbe: @unchecked Sendable {
     // @unchecked Sendable: every field is guarded by `lock`.
@@ -142,6 +146,7 @@ enum TestPaths {
 
 /// Runs blocking socket work on a Dispatch thread, off the Swift concurrency pool (which the
 /// server's handlers need; this machine may have only two pool threads).
+@discardableResult
 func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { k in
         DispatchQueue.global().async { k.resume(with: Result { try body() }) }
