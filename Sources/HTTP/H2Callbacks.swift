@@ -94,9 +94,12 @@ enum H2Callbacks {
     enum PseudoHeader {
         case method, path, authority, other
         init(_ b: UnsafeBufferPointer<UInt8>) {
-            if b.elementsEqual(":method".utf8) { self = .method }
-            else if b.elementsEqual(":path".utf8) { self = .path }
-            else if b.elementsEqual(":authority".utf8) { self = .authority }
+            func equals(_ s: StaticString) -> Bool {
+                b.count == s.utf8CodeUnitCount && memcmp(b.baseAddress!, s.utf8Start, b.count) == 0
+            }
+            if equals(":method") { self = .method }
+            else if equals(":path") { self = .path }
+            else if equals(":authority") { self = .authority }
             else { self = .other }
         }
     }
