@@ -36,6 +36,8 @@ public final class HTTPServer: Sendable {
 
     /// The port of the first listener (useful with port 0).
     public var boundPort: Int { listeners.withLock { $0.first?.port ?? 0 } }
+    /// The ports of every listener, in the order `start` was called.
+    public var boundPorts: [Int] { listeners.withLock { $0.map(\.port) } }
 
     public func stats() -> HTTPServerStats { context.stats.snapshot() }
 
