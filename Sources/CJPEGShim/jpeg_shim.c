@@ -17,7 +17,7 @@
 typedef struct {
     struct jpeg_error_mgr base;  // first, so a j_common_ptr's err can be cast to this
     jmp_buf jump;
-    int premature_end;           // libjpeg saw the data end early and padded (a warning only)
+    int unsupported;             // the fatal error was a feature libjpeg lacks, not damage
     char message[VQ_JPEG_MESSAGE_SIZE];
 } vq_error_mgr;
 
@@ -31,15 +31,33 @@ static void vq_error_exit(j_common_ptr cinfo) {
     char buffer[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, buffer);
     snprintf(err->message, sizeof err->message, "%s", buffer);
+    switch (cinfo->err->msg_code) {
+    case JERR_SOF_UNSUPPORTED:      // lossless (SOF3), hierarchical, ...
+    case JERR_BAD_PRECISION:        // 12- or 16-bit samples
+    case JERR_ARITH_NOTIMPL:
+    case JERR_NOT_COMPILED:
+    case JERR_CONVERSION_NOTIMPL:
+    case JERR_CCIR601_NOTIMPL:
+        err->unsupported = 1;
+        break;
+    default:
+        break;
+    }
     longjmp(err->jump, 1);
 }
 
-// Warnings (level -1) are recorded, not printed; trace messages (level >= 0) are dropped.
+// Warnings (level -1) are counted, not printed; trace messages (level >= 0) are dropped.
+// Running out of data is fatal here (PIL refuses such files too), and it ends the decode at once
+// rather than after libjpeg has padded every remaining row with gray.
 static void vq_emit_message(j_common_ptr cinfo, int level) {
     vq_error_mgr *err = (vq_error_mgr *)cinfo->err;
     if (level < 0) {
         err->base.num_warnings++;
-        if (err->base.msg_code == JWRN_JPEG_EOF) err->premature_end = 1;
+        if (err->base.msg_code == JWRN_JPEG_EOF) {
+            snprintf(err->message, sizeof err->message,
+                     "JPEG file is truncated (premature end of data)");
+            longjmp(err->jump, 1);
+        }
     }
 }
 
@@ -97,7 +115,8 @@ int vq_jpeg_decode(const unsigned char *data, size_t size, unsigned long long ma
         free(row);
         memcpy(out->message, err.message, sizeof out->message);
         out->pixels = NULL;
-        return code == VQ_JPEG_OK ? VQ_JPEG_CORRUPT : code;
+        if (code == VQ_JPEG_OK) code = err.unsupported ? VQ_JPEG_UNSUPPORTED : VQ_JPEG_CORRUPT;
+        return code;
     }
     jpeg_create_decompress(&cinfo);
     memset(&progress, 0, sizeof progress);
@@ -169,15 +188,7 @@ int vq_jpeg_decode(const unsigned char *data, size_t size, unsigned long long ma
             }
         }
     }
-    if (err.premature_end) {
-        snprintf(err.message, sizeof err.message, "JPEG file is truncated (premature end of data)");
-        longjmp(err.jump, 1);
-    }
     jpeg_finish_decompress(&cinfo);
-    if (err.premature_end) {
-        snprintf(err.message, sizeof err.message, "JPEG file is truncated (premature end of data)");
-        longjmp(err.jump, 1);
-    }
     out->width = cinfo.output_width;
     out->height = cinfo.output_height;
     jpeg_destroy_decompress(&cinfo);

@@ -111,6 +111,15 @@ private func unfoldBand(into columns: UnsafeMutablePointer<Float>, image: Unsafe
                         let y = (firstRow + r) * g.stride - g.top + ky
                         if y < 0 || y >= g.height {
                             column.update(repeating: 0, count: g.outWidth)
+                        } else if g.stride == 1 {
+                            // Contiguous: copy the valid span, zero the padding on either side.
+                            let line = plane + y * g.width
+                            let shift = kx - g.left
+                            let first = min(g.outWidth, max(0, -shift))
+                            let last = max(first, min(g.outWidth, g.width - shift))
+                            column.update(repeating: 0, count: first)
+                            (column + first).update(from: line + first + shift, count: last - first)
+                            (column + last).update(repeating: 0, count: g.outWidth - last)
                         } else {
                             let line = plane + y * g.width
                             var x = kx - g.left

@@ -35,6 +35,16 @@ func exampleConfig(replacing old: String, with new: String) -> String {
         #expect(again == config)
     }
 
+    @Test func modelsReadmeExampleIsValid() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Models/README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try #require(text.range(of: "```json\n"))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let documented = try decodeConfig(String(text[start.upperBound..<end.lowerBound]))
+        #expect(documented == (try decodeConfig(exampleConfig)))
+    }
+
     @Test func otherSchemaVersionIsRejectedByNumber() {
         expectCheckpointError("schema_version 2 is not supported", "reads schema_version 1") { () throws(CheckpointError) in
             _ = try decodeConfig(exampleConfig(replacing: #""schema_version": 1"#, with: #""schema_version": 2"#))

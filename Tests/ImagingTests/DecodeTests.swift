@@ -78,3 +78,9 @@ extension DecodeTests {
         try assertDecodes("rgba16.png", width: 96, height: 72, maxDiff: 1)
     }
 }
+
+extension DecodeTests {
+    func testProgressiveJPEGDecodesLikePIL() throws {
+        try assertDecodes("chelsea_progressive_q85.jpg", width: 99, height: 74, maxDiff: 0)
+    }
+}

@@ -102,6 +102,17 @@ final class HostileInputTests: XCTestCase {
         XCTAssertThrowsImageError(try ImageCodec.decode(jpeg), "corrupt") { $0.isCorrupt }
     }
 
+    func testJPEGVariantsLibjpegLacksThrowUnsupportedFormat() throws {
+        let jpeg = try Fixture.bytes("coffee_q90.jpg")
+        let sof = try XCTUnwrap(jpeg.indices.first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+        var lossless = jpeg
+        lossless[sof + 1] = 0xC3  // SOF3, lossless process
+        XCTAssertThrowsImageError(try ImageCodec.decode(lossless), "unsupported") { $0.isUnsupported }
+        var twelveBit = jpeg
+        twelveBit[sof + 4] = 12  // sample precision
+        XCTAssertThrowsImageError(try ImageCodec.decode(twelveBit), "unsupported") { $0.isUnsupported }
+    }
+
     func testEveryPrefixOfSmallFilesFailsCleanly() throws {
         for name in ["palette.png", "chelsea_cmyk_q90.jpg"] {
             let bytes = try Fixture.bytes(name)

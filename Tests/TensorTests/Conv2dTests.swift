@@ -21,6 +21,9 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
         ConvCase(batch: 1, channels: 3, height: 4, width: 4, outChannels: 2, kernel: 3, stride: 1, padding: .zero, withBias: false),
         ConvCase(batch: 1, channels: 2, height: 3, width: 5, outChannels: 2, kernel: 3, stride: 1,
                  padding: Padding2D(top: 2, bottom: 0, left: 1, right: 3)),
+        // Padding wider than the input: some kernel columns see only zeros.
+        ConvCase(batch: 1, channels: 2, height: 2, width: 2, outChannels: 2, kernel: 3, stride: 1,
+                 padding: Padding2D(top: 1, bottom: 1, left: 4, right: 4)),
         // K·Wo = 576·48: the unfolded input is split into several row bands.
         ConvCase(batch: 2, channels: 64, height: 50, width: 48, outChannels: 3, kernel: 3, stride: 1, padding: .symmetric(1)),
     ]

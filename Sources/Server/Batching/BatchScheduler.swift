@@ -149,7 +149,8 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
         request.continuation.resume(throwing: ServiceError.cancelled)
     }
 
-    /// Fails what is queued and lets the threads end once their current batch is done.
+    /// Fails what is queued or running (503) and waits for the threads to end after their
+    /// current batch. Draining in-flight work first is the HTTP server's job.
     public func shutdown() {
         condition.lock()
         stopping = true
@@ -157,11 +158,11 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
         pending.removeAll()
         queue.removeAll()
         condition.broadcast()
-        while liveThreads > 0 { condition.wait() }
         condition.unlock()
         for request in failed.values {
             request.continuation.resume(throwing: ServiceError.unavailable("model '\(name)' is shutting down"))
         }
+        condition.withLock { while liveThreads > 0 { condition.wait() } }
     }
 }
 

@@ -1,0 +1,90 @@
+/// Routes a request, answers every failure as a JSON error, counts it in the metrics and adds
+/// the timing headers (x-queue-time, x-compute-time, x-total-time, in milliseconds).
+extension TokenizerService {
+    func respond(to request: ServiceRequest) async -> ServiceResponse {
+        let start = ContinuousClock.now
+        metrics.requestStarted()
+        defer { metrics.requestFinished() }
+        let route = Route.match(request.path)
+        var response: ServiceResponse
+        do {
+            response = try await answer(request, route: route)
+        } catch {
+            response = ServiceResponse(error: error)
+        }
+        if request.method == "HEAD" { response.body = [] }
+        let total = ContinuousClock.now - start
+        if response.computeTime == .zero && response.queueTime == .zero { response.computeTime = total }
+        response.headers += [("x-queue-time", Self.ms(response.queueTime)),
+                             ("x-compute-time", Self.ms(response.computeTime)),
+                             ("x-total-time", Self.ms(total))]
+        metrics.request(route: route?.template ?? Route.unmatchedTemplate, method: request.method,
+                        status: Task.isCancelled ? ServiceError.cancelled.status : response.status, duration: total)
+        return response
+    }
+
+    static func ms(_ d: Duration) -> String {
+        let value = (d.milliseconds * 1000).rounded() / 1000
+        return String(value)
+    }
+
+    private func answer(_ request: ServiceRequest, route: Route?) async throws(ServiceError) -> ServiceResponse {
+        guard let route else { throw .notFound("no route for \(request.path); see GET /v1/models") }
+        let method = request.method == "HEAD" ? "GET" : request.method
+        guard route.methods.contains(request.method) || route.methods.contains(method) && request.method == "HEAD" else {
+            throw .methodNotAllowed(request.method, path: request.path, allowed: route.methods)
+        }
+        switch route {
+        case .healthz:
+            return ServiceResponse(json: "{\"status\":\"ok\"}")
+        case .readyz:
+            let readiness = readiness
+            guard readiness == .ready else {
+                throw .unavailable("not ready: \(readiness.rawValue)")
+            }
+            return ServiceResponse(json: "{\"status\":\"ready\"}")
+        case .metrics:
+            return ServiceResponse(contentType: ServiceMetrics.contentType, body: scrape())
+        case .models:
+            return ServiceResponse(json: ModelInfo.list(allRuntimes, configuration: configuration))
+        case .model(let name):
+            return ServiceResponse(json: ModelInfo.json(try model(name), configuration: configuration))
+        case .encode(let name):
+            let runtime = try servingModel(name)
+            let input = ImageInput(maxImagePixels: configuration.maxImagePixels,
+                                   maxNativePixels: configuration.maxNativePixels,
+                                   maxItems: configuration.maxItemsPerRequest)
+            return try await EncodeHandler(input: input, metrics: metrics).handle(request, model: runtime)
+        case .decode(let name):
+            let runtime = try servingModel(name)
+            return try await DecodeHandler(metrics: metrics, defaultQuality: configuration.defaultJPEGQuality)
+                .handle(request, model: runtime)
+        }
+    }
+
+    private func model(_ name: String) throws(ServiceError) -> ModelRuntime {
+        guard let runtime = runtime(named: name) else {
+            let known = allRuntimes.map(\.name).joined(separator: ", ")
+            throw .notFound("no model named '\(name)' (served: \(known.isEmpty ? "none" : known))")
+        }
+        return runtime
+    }
+
+    private func servingModel(_ name: String) throws(ServiceError) -> ModelRuntime {
+        let runtime = try model(name)
+        guard runtime.isReady else { throw .unavailable("model '\(name)' is still loading") }
+        return runtime
+    }
+
+    /// The exposition, with the scrape-time figures refreshed first.
+    func scrape() -> [UInt8] {
+        for runtime in allRuntimes { metrics.publish(health: runtime.health, model: runtime.name) }
+        if let snapshot = transportSnapshot {
+            for counter in snapshot.counters {
+                metrics.syncTotal(counter.label, dimensions: counter.dimensions, total: counter.total)
+            }
+            for gauge in snapshot.gauges { metrics.set(gauge.label, dimensions: gauge.dimensions, value: gauge.value) }
+        }
+        return metrics.exposition()
+    }
+}

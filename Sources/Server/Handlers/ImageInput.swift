@@ -1,0 +1,102 @@
+import Checkpoint
+import Imaging
+import Tensor
+
+/// How an uploaded image is brought to the network's input (the `resize` query parameter).
+enum ResizeMode: String, Sendable, CaseIterable {
+    /// The model's own preprocessing: shortest side to the model resolution, center crop.
+    case crop
+    /// The whole image resized to the model resolution, aspect ratio not kept.
+    case whole
+    /// The image's own size, center-cropped to multiples of the downsample factor: the grid
+    /// follows the image.
+    case none
+}
+
+/// Reading images from an encode request: which bytes are images, checking them from the
+/// header before decoding, and preprocessing.
+struct ImageInput {
+    let maxImagePixels: Int
+    let maxNativePixels: Int
+    let maxItems: Int
+
+    static let imageTypes: Set<String> = ["image/png", "image/jpeg", "image/jpg", "image/pjpeg"]
+
+    /// The image files in the body: the body itself, or each part of a multipart/form-data body.
+    func files(in request: ServiceRequest) throws(ServiceError) -> (files: [[UInt8]], multipart: Bool) {
+        let media = request.contentType
+        if let media, media.type == "multipart" {
+            guard media.essence == "multipart/form-data" || media.essence == "multipart/mixed" else {
+                throw .unsupportedMediaType("\(media.essence) is not supported; send multipart/form-data")
+            }
+            let parts = try Multipart.parse(request.body, boundary: try Multipart.boundary(of: media), maxParts: maxItems)
+            guard !parts.isEmpty else { throw .badRequest("the multipart body holds no part") }
+            for (n, part) in parts.enumerated() {
+                if let type = part.contentType.flatMap(MediaType.init(parsing:)), !acceptable(type) {
+                    throw .unsupportedMediaType("part \(n)\(part.name.map { " ('\($0)')" } ?? "") is \(type.essence), "
+                        + "not an image; send image/png or image/jpeg parts")
+                }
+            }
+            return (parts.map(\.body), true)
+        }
+        if let media, !acceptable(media) {
+            throw .unsupportedMediaType("content type \(media.essence) is not supported; send image/png, "
+                + "image/jpeg or multipart/form-data")
+        }
+        return ([request.body], false)
+    }
+
+    private func acceptable(_ media: MediaType) -> Bool {
+        Self.imageTypes.contains(media.essence) || media.essence == "application/octet-stream"
+    }
+
+    /// Checks one file from its header (format, pixel cap) and decodes it.
+    func decode(_ bytes: [UInt8], label: String) throws(ServiceError) -> RGBImage {
+        guard !bytes.isEmpty else { throw .badRequest("\(label) is empty") }
+        guard ImageCodec.sniff(bytes) != nil else {
+            throw .unsupportedMediaType("\(label) is not a PNG or JPEG image")
+        }
+        do {
+            _ = try ImageCodec.probe(bytes, maxPixels: maxImagePixels)
+            return try ImageCodec.decode(bytes, maxPixels: maxImagePixels)
+        } catch let error as ImageError {
+            throw Self.map(error, label: label)
+        } catch {
+            throw .badRequest("\(label) cannot be read: \(error)")
+        }
+    }
+
+    static func map(_ error: ImageError, label: String) -> ServiceError {
+        switch error {
+        case .unsupportedFormat: .unsupportedMediaType("\(label): \(error.description)")
+        case .corrupt: .badRequest("\(label): \(error.description)")
+        case .tooLarge: .tooLarge("\(label): \(error.description)")
+        case .empty: .badRequest("\(label) is an empty image")
+        }
+    }
+
+    /// The network input for `image`: [1, 3, H, W] in [-1, 1].
+    func preprocess(_ image: RGBImage, mode: ResizeMode, config: ModelConfig, label: String) throws(ServiceError) -> Tensor {
+        let side = config.preprocessing.resolution
+        let filter = ResampleFilter(rawValue: config.preprocessing.interpolation.rawValue) ?? .bilinear
+        let ready: RGBImage
+        switch mode {
+        case .crop:
+            ready = image.resizeShortestSideAndCenterCrop(to: side, filter: filter)
+        case .whole:
+            ready = image.resizeWhole(width: side, height: side, filter: filter)
+        case .none:
+            let f = config.encoderDecoder.downsampleFactor
+            guard image.width >= f, image.height >= f else {
+                throw .badRequest("\(label) is \(image.width)x\(image.height), smaller than the model's downsample "
+                    + "factor \(f); use resize=crop or resize=whole")
+            }
+            guard image.pixelCount <= maxNativePixels else {
+                throw .tooLarge("\(label) is \(image.width)x\(image.height) = \(image.pixelCount) pixels; with "
+                    + "resize=none at most \(maxNativePixels) pixels are tokenized (use resize=crop or whole)")
+            }
+            ready = image.centerCropToMultiple(of: f)
+        }
+        return ImageTensor.fromImage(ready)
+    }
+}

@@ -1,1 +1,0 @@
-// ServerTests; see ARCHITECTURE.md.
