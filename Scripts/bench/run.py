@@ -97,6 +97,7 @@ def pinned(threads: int, cmd: list[str]) -> list[str]:
 
 def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
     t0 = time.time()
+    load_before = os.getloadavg()[0]
     full = pinned(threads, cmd)
     log("  $", " ".join(str(c) for c in full))
     p = subprocess.run([str(c) for c in full], capture_output=True, text=True, env=env_for(threads),
@@ -107,6 +108,8 @@ def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1]
     out = json.loads(line)
     out["wall_s"] = round(time.time() - t0, 1)
+    # the 1-minute load average around the run: the machine is shared, say how quiet it was
+    out["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return out
 
 
