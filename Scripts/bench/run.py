@@ -295,7 +295,13 @@ def table(results: dict) -> str:
     enc_f, dec_f = model_flops(CONFIG)
     lines = [f"Machine: {results['machine'].get('Model name', '?')}, {results['machine'].get('CPU(s)', '?')} cores, "
              f"OPENBLAS_CORETYPE={results['machine']['OPENBLAS_CORETYPE']}; {results['machine']['date_utc']}.",
-             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster).", ""]
+             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster)."]
+    loads = [x for sec in ("model", "search", "conv") for row in results[sec].values() for e in row.values()
+             if isinstance(e, dict) for x in e.get("loadavg_1min", [])]
+    if loads:
+        lines.append(f"1-minute load average around the runs: {min(loads):.1f}–{max(loads):.1f} "
+                     f"(2 cores; other work was running on the machine).")
+    lines.append("")
     if results["model"]:
         lines += [f"Encoder {enc_f / 1e9:.1f} GFLOP, decoder {dec_f / 1e9:.1f} GFLOP per image.", "",
                   "| work | batch | threads | vqtok ms | vqtok GFLOP/s | peer | peer ms | ratio |",
