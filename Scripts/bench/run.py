@@ -187,16 +187,16 @@ def prepare(args) -> None:
                 out = run_json(peer("onnx-export", "--model", MODEL, "--batch", b, "--out", onnx_dir), 2)
                 if "error" in out:
                     raise SystemExit(f"ONNX export failed: {out['error']}")
-    rng = np.random.default_rng(7)
+    # Random normal codebooks and queries, one seed per file (the same files on every run).
     for n, d in args.codebooks:
         path = CACHE / f"codebook_{n}x{d}.npy"
         if not path.exists():
-            np.save(path, rng.standard_normal((n, d), dtype=np.float32))
+            np.save(path, np.random.default_rng([7, n, d]).standard_normal((n, d), dtype=np.float32))
     for q in args.queries:
         for _, d in args.codebooks:
             path = CACHE / f"queries_{q}x{d}.npy"
             if not path.exists():
-                np.save(path, rng.standard_normal((q, d), dtype=np.float32))
+                np.save(path, np.random.default_rng([8, q, d]).standard_normal((q, d), dtype=np.float32))
 
 
 # --------------------------------------------------------------------------- sections
