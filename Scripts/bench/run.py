@@ -97,6 +97,7 @@ def pinned(threads: int, cmd: list[str]) -> list[str]:
 
 def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
     t0 = time.time()
+    load_before = os.getloadavg()[0]
     full = pinned(threads, cmd)
     log("  $", " ".join(str(c) for c in full))
     p = subprocess.run([str(c) for c in full], capture_output=True, text=True, env=env_for(threads),
@@ -107,6 +108,8 @@ def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1]
     out = json.loads(line)
     out["wall_s"] = round(time.time() - t0, 1)
+    # the 1-minute load average around the run: the machine is shared, say how quiet it was
+    out["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return out
 
 
@@ -184,16 +187,16 @@ def prepare(args) -> None:
                 out = run_json(peer("onnx-export", "--model", MODEL, "--batch", b, "--out", onnx_dir), 2)
                 if "error" in out:
                     raise SystemExit(f"ONNX export failed: {out['error']}")
-    rng = np.random.default_rng(7)
+    # Random normal codebooks and queries, one seed per file (the same files on every run).
     for n, d in args.codebooks:
         path = CACHE / f"codebook_{n}x{d}.npy"
         if not path.exists():
-            np.save(path, rng.standard_normal((n, d), dtype=np.float32))
+            np.save(path, np.random.default_rng([7, n, d]).standard_normal((n, d), dtype=np.float32))
     for q in args.queries:
         for _, d in args.codebooks:
             path = CACHE / f"queries_{q}x{d}.npy"
             if not path.exists():
-                np.save(path, rng.standard_normal((q, d), dtype=np.float32))
+                np.save(path, np.random.default_rng([8, q, d]).standard_normal((q, d), dtype=np.float32))
 
 
 # --------------------------------------------------------------------------- sections
@@ -292,7 +295,13 @@ def table(results: dict) -> str:
     enc_f, dec_f = model_flops(CONFIG)
     lines = [f"Machine: {results['machine'].get('Model name', '?')}, {results['machine'].get('CPU(s)', '?')} cores, "
              f"OPENBLAS_CORETYPE={results['machine']['OPENBLAS_CORETYPE']}; {results['machine']['date_utc']}.",
-             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster).", ""]
+             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster)."]
+    loads = [x for sec in ("model", "search", "conv") for row in results[sec].values() for e in row.values()
+             if isinstance(e, dict) for x in e.get("loadavg_1min", [])]
+    if loads:
+        lines.append(f"1-minute load average around the runs: {min(loads):.1f}–{max(loads):.1f} "
+                     f"(2 cores; other work was running on the machine).")
+    lines.append("")
     if results["model"]:
         lines += [f"Encoder {enc_f / 1e9:.1f} GFLOP, decoder {dec_f / 1e9:.1f} GFLOP per image.", "",
                   "| work | batch | threads | vqtok ms | vqtok GFLOP/s | peer | peer ms | ratio |",
