@@ -16,7 +16,9 @@ protocol ConnectionDriver: AnyObject {
     var isDone: Bool { get }
     /// Whether the connection should keep reading now (besides output back-pressure).
     var wantsRead: Bool { get }
-    /// A request is being received or handled, or a response is being sent (no idle timeout).
+    /// A handler is running or a response is being sent: the idle timeout does not apply.
+    /// (A request still arriving does not count: a client silent for the idle timeout
+    /// mid-request is closed, which bounds slow uploads that stall.)
     var isBusy: Bool { get }
     /// The preface (HTTP/2) or the first request line (HTTP/1.1) has been received.
     var prefaceComplete: Bool { get }

@@ -95,7 +95,7 @@ final class H2Driver: ConnectionDriver {
         fatal != nil || (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
     }
     var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
-    var isBusy: Bool { !streams.isEmpty }
+    var isBusy: Bool { running > 0 || !waiting.isEmpty || nghttp2_session_want_write(session) != 0 }
     var lingerBeforeClose: Bool { false }
 
     func endGracefully(reason: String) -> Bool {
