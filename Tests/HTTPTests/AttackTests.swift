@@ -164,5 +164,5 @@ extension HTTPIntegrationTests {
             try await expectServing(s)
             await s.stop()
         }
-}
+    }
 }
