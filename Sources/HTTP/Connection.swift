@@ -124,7 +124,8 @@ final class Connection: @unchecked Sendable {
     private func onReadable() {
         dispatchPrecondition(condition: .onQueue(queue))
         // A full buffer means more may be waiting: read again before waiting for another event.
-        for _ in 0..<4 where readAndProcess() == readBuffer.count {}
+        var reads = 0
+        while readAndProcess() == readBuffer.count && reads < 4 { reads += 1 }
     }
 
     /// One read(2) and what it leads to. Returns the bytes read (0 when none or closed).

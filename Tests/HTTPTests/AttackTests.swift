@@ -154,13 +154,17 @@ extension HTTPIntegrationTests {
                 c.send("GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
                 return c.waitForClose() && String(decoding: c.received, as: UTF8.self).hasSuffix("hello")
             }
+            // A client that grants no flow-control window and waits: closed.
+            async let zeroWindow = Self.attack(port, H2.preface + H2.settings([(0x4, 0)])
+                + H2.get("/bytes?n=100000", stream: 1))
             let (idleGoaway, idleClosed) = try await h2Idle
             let (_, stalledClosed) = try await h2Stalled
             #expect(idleGoaway?.goawayError == 0 && idleClosed)
             #expect(stalledClosed)
             #expect(try await h1Idle)
-            #expect(s.server.stats().connectionsClosedByReason["idle_timeout"] == 3)
-            #expect(s.probe.started == 1)
+            #expect(try await zeroWindow.closed)
+            #expect(s.server.stats().connectionsClosedByReason["idle_timeout"] == 4)
+            #expect(s.probe.started == 2)
             try await expectServing(s)
             await s.stop()
         }
