@@ -199,11 +199,11 @@ class VQGANLC(nn.Module):
         """z: [B, D, H, W]; returns ids [B, H, W] of the nearest P row by squared L2."""
         b, d, h, w = z.shape
         zf = z.permute(0, 2, 3, 1).reshape(-1, d)
-        p2 = (P * P).sum(1)
+        p2 = (P * P).sum(1)[None, :]
         out = []
         for s in range(0, zf.shape[0], chunk):
-            zc = zf[s:s + chunk]
-            dist = (zc * zc).sum(1, keepdim=True) + p2[None, :] - 2.0 * zc @ P.t()
+            # ‖z‖² is the same for every row and does not change the argmin.
+            dist = torch.addmm(p2, zf[s:s + chunk], P.t(), alpha=-2.0)
             out.append(dist.argmin(1))
         return torch.cat(out).reshape(b, h, w)
 
