@@ -16,7 +16,9 @@ protocol ConnectionDriver: AnyObject {
     var isDone: Bool { get }
     /// Whether the connection should keep reading now (besides output back-pressure).
     var wantsRead: Bool { get }
-    /// A request is being received or handled, or a response is being sent (no idle timeout).
+    /// A handler is running or a response is being sent: the idle timeout does not apply.
+    /// (A request still arriving does not count: a client silent for the idle timeout
+    /// mid-request is closed, which bounds slow uploads that stall.)
     var isBusy: Bool { get }
     /// The preface (HTTP/2) or the first request line (HTTP/1.1) has been received.
     var prefaceComplete: Bool { get }
@@ -122,7 +124,8 @@ final class Connection: @unchecked Sendable {
     private func onReadable() {
         dispatchPrecondition(condition: .onQueue(queue))
         // A full buffer means more may be waiting: read again before waiting for another event.
-        for _ in 0..<4 where readAndProcess() == readBuffer.count {}
+        var reads = 0
+        while readAndProcess() == readBuffer.count && reads < 4 { reads += 1 }
     }
 
     /// One read(2) and what it leads to. Returns the bytes read (0 when none or closed).

@@ -95,7 +95,9 @@ final class H2Driver: ConnectionDriver {
         fatal != nil || (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
     }
     var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
-    var isBusy: Bool { !streams.isEmpty }
+    /// Output that nghttp2 holds back for flow control does not count: a client that grants no
+    /// window and sends nothing for the idle timeout is closed (a zero-window slow read).
+    var isBusy: Bool { running > 0 || !waiting.isEmpty }
     var lingerBeforeClose: Bool { false }
 
     func endGracefully(reason: String) -> Bool {
