@@ -187,3 +187,10 @@ struct CapturingLogHandler: LogHandler {
         store.append(event.message.description)
     }
 }
+
+/// This process's resident memory in bytes (/proc/self/statm), for "memory stays bounded".
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+          let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
