@@ -35,8 +35,10 @@ extension HTTPIntegrationTests {
                 let id = Int32(1 + 2 * i)
                 return H2.get("/hang", stream: id) + H2.rst(id)
             }
+            let rssBefore = residentBytes()
             async let normal = curl("\(s.base)/hello", http2: true)
             let (goaway, closed) = try await Self.attack(s.port, H2.start() + frames)
+            #expect(residentBytes() - rssBefore < 64 << 20, "memory stayed bounded")
             #expect(goaway != nil && closed)
             #expect(try await normal == "200|hello")
             #expect(s.probe.maxRunning <= 8, "running handlers stayed under the cap: \(s.probe.maxRunning)")
@@ -64,7 +66,9 @@ extension HTTPIntegrationTests {
             // CVE-2019-9515 / CVE-2019-9512: frames that each demand an ACK, never reading the ACKs.
             let one = kind == "settings" ? H2.settings() : H2.frame(.ping, [1, 2, 3, 4, 5, 6, 7, 8])
             let flood = [UInt8]((0..<30_000).flatMap { _ in one })
+            let rssBefore = residentBytes()
             let (_, closed) = try await Self.attack(s.port, H2.start() + flood)
+            #expect(residentBytes() - rssBefore < 64 << 20, "memory stayed bounded")
             #expect(closed)
             #expect((s.server.stats().connectionsClosedByReason["flood"] ?? 0) >= 1, "\(s.server.stats().connectionsClosedByReason)")
             try await expectServing(s)
