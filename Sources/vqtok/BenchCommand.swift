@@ -78,10 +78,13 @@ extension BenchCommand {
             var report = options.applyThreads()
             let directory = URL(fileURLWithPath: model)
             let loadStart = ContinuousClock.now
-            let loaded = try ModelDirectory.load(directory)
-            let config = loaded.config
-            let tokenizer = try VQTokenizer(config: config, weights: loaded.weights)
+            // The checkpoint's tensors are released once the tokenizer is built.
+            let (config, tokenizer) = try {
+                let loaded = try ModelDirectory.load(directory)
+                return (loaded.config, try VQTokenizer(config: loaded.config, weights: loaded.weights))
+            }()
             report["load_ms"] = BenchSupport.milliseconds(ContinuousClock.now - loadStart)
+            if let rss = BenchSupport.procStatusMegabytes("VmRSS") { report["rss_after_load_mb"] = rss }
 
             let side = config.preprocessing.resolution
             let images: Tensor
@@ -116,7 +119,7 @@ extension BenchCommand {
                 report["decode_ms"] = BenchSupport.summary(runs)
                 report["decoded_shape"] = image.shape
             }
-            if let rss = BenchSupport.peakResidentMegabytes() { report["peak_rss_mb"] = rss }
+            if let rss = BenchSupport.procStatusMegabytes("VmHWM") { report["peak_rss_mb"] = rss }
             try BenchSupport.emit(report)
         }
     }
@@ -318,10 +321,11 @@ enum BenchSupport {
         return ok ? Array(allowed.prefix(count)) : allowed
     }
 
-    /// Peak resident set size of this process (VmHWM), in MB; nil where /proc is absent.
-    static func peakResidentMegabytes() -> Double? {
+    /// A size field of /proc/self/status (VmRSS: resident now, VmHWM: peak resident) in MB;
+    /// nil where /proc is absent.
+    static func procStatusMegabytes(_ field: String) -> Double? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
         return kb / 1024
     }
