@@ -278,10 +278,12 @@ def conv_section(args, results: dict, threads: list[int]) -> None:
 def prototypes_section(args, results: dict, threads: list[int]) -> None:
     """The stand-alone prototypes of Benchmarks/prototypes (not vqtok's code), in the same run."""
     protos = REPO / "Benchmarks" / "prototypes"
-    for name in ("conv3x3", "search"):
+    for name in ("conv3x3", "search", "silu"):
         subprocess.run(["swift", "build", "-c", "release", "--package-path", str(protos / name)],
                        check=True, capture_output=True)
     out = results.setdefault("prototypes", {})
+    cmd = pinned(1, [str(protos / "silu" / ".build" / "release" / "silu")])
+    out["silu_t1"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(1)).stdout
     for t in threads:
         cmd = pinned(t, [str(protos / "conv3x3" / ".build" / "release" / "conv3x3"), str(t)])
         log("  $", " ".join(cmd))
