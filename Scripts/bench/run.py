@@ -351,6 +351,15 @@ def table(results: dict) -> str:
         agree = [f"{k}: vqtok {v['ids_equal_to_pytorch']['vqtok']}, ORT {v['ids_equal_to_pytorch']['onnxruntime']}"
                  for k, v in results["model"].items()]
         lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree), ""]
+        lines += ["| memory and start-up | batch | threads | vqtok load ms | vqtok RSS after load MB | "
+                  "vqtok peak RSS MB | PyTorch peak RSS MB | ORT peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+        for row in results["model"].values():
+            v = row.get("vqtok") or {}
+            tp = max([(row.get(f"pytorch-{l}") or {}).get("peak_rss_mb") or 0 for l in ("channels_last", "nchw")])
+            op = (row.get("onnxruntime") or {}).get("peak_rss_mb")
+            lines.append(f"| | {row['batch']} | {row['threads']} | {fmt(v.get('load_ms'))} | "
+                         f"{fmt(v.get('rss_after_load_mb'))} | {fmt(v.get('peak_rss_mb'))} | {fmt(tp or None)} | {fmt(op)} |")
+        lines.append("")
     if results["search"]:
         lines += ["| codebook search | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
                   "|---|---|---|---|---|---|---|"]
