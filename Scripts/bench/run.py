@@ -275,6 +275,32 @@ def conv_section(args, results: dict, threads: list[int]) -> None:
         save(args, results)
 
 
+def prototypes_section(args, results: dict, threads: list[int]) -> None:
+    """The stand-alone prototypes of Benchmarks/prototypes (not vqtok's code), in the same run."""
+    protos = REPO / "Benchmarks" / "prototypes"
+    for name in ("conv3x3", "search", "silu"):
+        subprocess.run(["swift", "build", "-c", "release", "--package-path", str(protos / name)],
+                       check=True, capture_output=True)
+    out = results.setdefault("prototypes", {})
+    cmd = pinned(1, [str(protos / "silu" / ".build" / "release" / "silu")])
+    out["silu_t1"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(1)).stdout
+    for t in threads:
+        cmd = pinned(t, [str(protos / "conv3x3" / ".build" / "release" / "conv3x3"), str(t)])
+        log("  $", " ".join(cmd))
+        out[f"conv3x3_t{t}"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
+        for n, d in args.codebooks:
+            for q in args.queries:
+                cmd = pinned(t, [str(protos / "search" / ".build" / "release" / "search"),
+                                 str(CACHE / f"codebook_{n}x{d}.npy"), str(CACHE / f"queries_{q}x{d}.npy"), str(t),
+                                 str(CACHE / "work" / f"ids_proto_{n}x{d}_q{q}_t{t}.npy")])
+                log("  $", " ".join(cmd))
+                text = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
+                faiss_ids = CACHE / "work" / f"ids_faiss_search_{n}x{d}_q{q}_t{t}.npy"
+                same = agreement(CACHE / "work" / f"ids_proto_{n}x{d}_q{q}_t{t}.npy", faiss_ids)
+                out[f"search_{n}x{d}_q{q}_t{t}"] = text + f"ids equal to FAISS's: {same}\n"
+        save(args, results)
+
+
 # --------------------------------------------------------------------------- table
 
 def med(entry: dict | None, field: str) -> float | None:
@@ -325,6 +351,15 @@ def table(results: dict) -> str:
         agree = [f"{k}: vqtok {v['ids_equal_to_pytorch']['vqtok']}, ORT {v['ids_equal_to_pytorch']['onnxruntime']}"
                  for k, v in results["model"].items()]
         lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree), ""]
+        lines += ["| memory and start-up | batch | threads | vqtok load ms | vqtok RSS after load MB | "
+                  "vqtok peak RSS MB | PyTorch peak RSS MB | ORT peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+        for row in results["model"].values():
+            v = row.get("vqtok") or {}
+            tp = max([(row.get(f"pytorch-{l}") or {}).get("peak_rss_mb") or 0 for l in ("channels_last", "nchw")])
+            op = (row.get("onnxruntime") or {}).get("peak_rss_mb")
+            lines.append(f"| | {row['batch']} | {row['threads']} | {fmt(v.get('load_ms'))} | "
+                         f"{fmt(v.get('rss_after_load_mb'))} | {fmt(v.get('peak_rss_mb'))} | {fmt(tp or None)} | {fmt(op)} |")
+        lines.append("")
     if results["search"]:
         lines += ["| codebook search | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
                   "|---|---|---|---|---|---|---|"]
@@ -358,6 +393,11 @@ def table(results: dict) -> str:
                 agg = total_f / (total_t / 1e3)
                 lines += ["", f"3×3 stride-1 convolutions weighted by occurrence: {agg:.1f} GFLOP/s, "
                               f"{100 * agg / peak:.0f}% of the sgemm peak.", ""]
+    if results.get("prototypes"):
+        lines += ["Prototypes (Benchmarks/prototypes, not vqtok's code), same run:", "", "```"]
+        for key, text in results["prototypes"].items():
+            lines += [f"[{key}]", text.rstrip()]
+        lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -370,7 +410,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--sections", default="model,search,conv")
+    ap.add_argument("--sections", default="model,search,conv",
+                    help="model, search, conv; 'prototypes' adds Benchmarks/prototypes (after search)")
     ap.add_argument("--contenders", default="vqtok,pytorch-channels_last,pytorch-nchw,ort,faiss")
     ap.add_argument("--codebooks", default="100000x8,16384x8")
     ap.add_argument("--queries", default="256,4096")
@@ -396,6 +437,8 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
 
     results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {}}
+    shutil.rmtree(CACHE / "work", ignore_errors=True)  # ids of earlier runs must not be compared
+    (CACHE / "work").mkdir(parents=True)
     prepare(args)
     # Most telling rows first (2 threads, batch 1; the short sections), so that a run cut short
     # by --stop-after still has them; a row is never started after the limit.
@@ -407,6 +450,8 @@ def main() -> None:
         plan.append(("search", ts))
     if "conv" in args.sections:
         plan.append(("conv", ts))
+    if "prototypes" in args.sections:
+        plan.append(("prototypes", ts))
     if "model" in args.sections:
         for t in ts:
             for b in sorted(args.batches):
@@ -423,6 +468,8 @@ def main() -> None:
             model_row(args, results, item[1], item[2])
         elif item[0] == "search":
             search_section(args, results, item[1])
+        elif item[0] == "prototypes":
+            prototypes_section(args, results, item[1])
         else:
             conv_section(args, results, item[1])
     results["elapsed_s"] = round(time.time() - t0)

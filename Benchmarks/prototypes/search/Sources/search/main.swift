@@ -41,6 +41,7 @@ struct PrunedIndex: @unchecked Sendable {
     let leafCount: [Int]
     let lo: [Float], hi: [Float]  // [d][leaf] bounding boxes
     let blocks: UnsafeMutablePointer<Float>
+    let norms: UnsafeMutablePointer<Float>  // ‖c‖² per slot (padding: 1e30)
     let original: [Int32]         // slot → original row (Int32.max for padding)
     let leaves: Int
     // the tree, to find a query's own leaf: split dimension and value per internal node
@@ -88,13 +89,18 @@ struct PrunedIndex: @unchecked Sendable {
         let leaves = ranges.count
         var lo = [Float](repeating: .infinity, count: dim * leaves), hi = [Float](repeating: -.infinity, count: dim * leaves)
         let blocks = UnsafeMutablePointer<Float>.allocate(capacity: slots * dim)
-        blocks.initialize(repeating: 1e30, count: slots * dim)  // padding codes are far away
+        blocks.initialize(repeating: 0, count: slots * dim)
+        let norms = UnsafeMutablePointer<Float>.allocate(capacity: slots)
+        norms.initialize(repeating: 1e30, count: slots)  // padding codes are far away
         var original = [Int32](repeating: Int32.max, count: slots)
         for (leaf, (lower, upper)) in ranges.enumerated() {
             for (k, i) in (lower..<upper).enumerated() {
                 let row = order[i]
                 let slot = starts[leaf] + k
                 original[slot] = Int32(row)
+                var norm: Float = 0
+                for d in 0..<dim { norm += codes[row * dim + d] * codes[row * dim + d] }
+                norms[slot] = norm
                 for d in 0..<dim {
                     let v = codes[row * dim + d]
                     blocks[(slot / 8) * 64 + d * 8 + slot % 8] = v
@@ -105,24 +111,33 @@ struct PrunedIndex: @unchecked Sendable {
         }
         (self.leafStart, self.leafCount, self.lo, self.hi, self.blocks, self.original, self.leaves) =
             (starts, counts, lo, hi, blocks, original, leaves)
+        self.norms = norms
         (self.splitDim, self.splitValue, self.leafOfNode) = (splitDim, splitValue, leafOfNode)
     }
 
+    /// Scans one leaf with d' = ‖c‖² − 2 q·c (one multiply-add per coordinate); `best` is in
+    /// the same units (the squared distance less ‖q‖²).
     @inline(__always)
-    func scanLeaf(_ leaf: Int, _ q: [V8], _ best: inout Float, _ bestId: inout Int32) {
+    func scanLeaf(_ leaf: Int, _ qm2: [V8], _ best: inout Float, _ bestId: inout Int32) {
         let firstBlock = leafStart[leaf] / 8
         let blockCount = (leafCount[leaf] + 7) / 8
         var bestD = V8(repeating: .infinity)
         var bestSlot = SIMD8<Int32>(repeating: Int32.max)
         var slot = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &+ Int32(firstBlock * 8)
         let raw = UnsafeRawPointer(blocks + firstBlock * 64)
+        let rawNorms = UnsafeRawPointer(norms + firstBlock * 8)
+        let (q0, q1, q2, q3, q4, q5, q6, q7) = (qm2[0], qm2[1], qm2[2], qm2[3], qm2[4], qm2[5], qm2[6], qm2[7])
         for b in 0..<blockCount {
             let base = raw + b * 256
-            var acc = V8()
-            for d in 0..<dim {
-                let diff = base.loadUnaligned(fromByteOffset: d * 32, as: V8.self) - q[d]
-                acc += diff * diff  // addProduct would call fmaf per lane on baseline x86-64
-            }
+            var acc = rawNorms.loadUnaligned(fromByteOffset: b * 32, as: V8.self)
+            acc += base.loadUnaligned(fromByteOffset: 0, as: V8.self) * q0
+            acc += base.loadUnaligned(fromByteOffset: 32, as: V8.self) * q1
+            acc += base.loadUnaligned(fromByteOffset: 64, as: V8.self) * q2
+            acc += base.loadUnaligned(fromByteOffset: 96, as: V8.self) * q3
+            acc += base.loadUnaligned(fromByteOffset: 128, as: V8.self) * q4
+            acc += base.loadUnaligned(fromByteOffset: 160, as: V8.self) * q5
+            acc += base.loadUnaligned(fromByteOffset: 192, as: V8.self) * q6
+            acc += base.loadUnaligned(fromByteOffset: 224, as: V8.self) * q7
             let better = acc .< bestD
             bestD.replace(with: acc, where: better)
             bestSlot.replace(with: slot, where: better)
@@ -137,11 +152,14 @@ struct PrunedIndex: @unchecked Sendable {
 
     func nearest(_ query: UnsafePointer<Float>) -> Int32 {
         let q = (0..<dim).map { V8(repeating: query[$0]) }
+        let qm2 = (0..<dim).map { V8(repeating: -2 * query[$0]) }
+        var qq: Float = 0
+        for d in 0..<dim { qq += query[d] * query[d] }
         var node = 0
         while leafOfNode[node] < 0 { node = query[splitDim[node]] < splitValue[node] ? 2 * node + 1 : 2 * node + 2 }
         let home = leafOfNode[node]
         var best = Float.infinity, bestId = Int32.max
-        scanLeaf(home, q, &best, &bestId)
+        scanLeaf(home, qm2, &best, &bestId)
         // lower bound of every leaf box, 8 leaves at a time
         lo.withUnsafeBufferPointer { loB in
             hi.withUnsafeBufferPointer { hiB in
@@ -170,10 +188,10 @@ struct PrunedIndex: @unchecked Sendable {
                         for lane in width..<8 { bound[lane] = .infinity }
                     }
                     // (1 − 1e-5): rounding in the bound never prunes a leaf that holds a nearer code
-                    let open = bound * (1 - 1e-5) .<= V8(repeating: best)
+                    let open = bound * (1 - 1e-5) .<= V8(repeating: best + qq)
                     if any(open) {
                         for lane in 0..<width where open[lane] && leaf + lane != home {
-                            if bound[lane] * (1 - 1e-5) <= best { scanLeaf(leaf + lane, q, &best, &bestId) }
+                            if bound[lane] * (1 - 1e-5) <= best + qq { scanLeaf(leaf + lane, qm2, &best, &bestId) }
                         }
                     }
                     leaf += 8
