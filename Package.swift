@@ -6,11 +6,14 @@ import PackageDescription
 //   C libraries -> Imaging
 //   C libraries -> HTTP            (knows nothing of models)
 //   Server (HTTP + Tokenizer + Imaging) -> vqtok (command line)
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "vqtok",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vqtok", targets: ["vqtok"]),
+        .executable(name: "vqtok-http-bench", targets: ["vqtok-http-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,9 +35,12 @@ let package = Package(
         // libjpeg reports errors by longjmp; the shim owns the setjmp so no Swift frame is crossed.
         .target(name: "CJPEGShim", dependencies: ["CLibJPEG"]),
 
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        // The numeric kernels are optimized in debug builds too: unoptimized SIMD and pointer
+        // loops run 10-50x slower, which makes the parity tests take minutes.
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Checkpoint", dependencies: ["Tensor"]),
-        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS"]),
+        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS"],
+                swiftSettings: optimizedInDebug),
         .target(name: "Imaging", dependencies: ["Tensor", "CLibPNG", "CJPEGShim"]),
         .target(name: "HTTP", dependencies: [
             "CNGHTTP2",
@@ -51,12 +57,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A bare HTTP server with a fixed response, for Scripts/bench-http.sh.
+        .executableTarget(name: "vqtok-http-bench", dependencies: ["HTTP"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Checkpoint", "Imaging"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["vqtok", "Checkpoint"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Tokenizer", "Imaging", "Checkpoint", "HTTP", "Tensor",
         ]),

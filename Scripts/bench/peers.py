@@ -44,6 +44,11 @@ def summary(runs_ms: list[float]) -> dict:
             "runs": [round(r, 3) for r in runs_ms]}
 
 
+def peak_rss_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def timed(fn, warmup: int, repeats: int) -> tuple[list[float], object]:
     out = None
     for _ in range(warmup):
@@ -132,6 +137,7 @@ def cmd_torch(a) -> dict:
             out["decode_ms"] = summary(runs)
             if a.image_out:
                 np.save(a.image_out, img.contiguous().numpy())
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -218,6 +224,7 @@ def cmd_ort(a) -> dict:
         out["decode_ms"] = summary(runs)
         if a.image_out:
             np.save(a.image_out, img)
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

@@ -97,6 +97,7 @@ def pinned(threads: int, cmd: list[str]) -> list[str]:
 
 def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
     t0 = time.time()
+    load_before = os.getloadavg()[0]
     full = pinned(threads, cmd)
     log("  $", " ".join(str(c) for c in full))
     p = subprocess.run([str(c) for c in full], capture_output=True, text=True, env=env_for(threads),
@@ -107,6 +108,8 @@ def run_json(cmd: list[str], threads: int, timeout: int = 3600) -> dict:
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1]
     out = json.loads(line)
     out["wall_s"] = round(time.time() - t0, 1)
+    # the 1-minute load average around the run: the machine is shared, say how quiet it was
+    out["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return out
 
 
@@ -184,16 +187,16 @@ def prepare(args) -> None:
                 out = run_json(peer("onnx-export", "--model", MODEL, "--batch", b, "--out", onnx_dir), 2)
                 if "error" in out:
                     raise SystemExit(f"ONNX export failed: {out['error']}")
-    rng = np.random.default_rng(7)
+    # Random normal codebooks and queries, one seed per file (the same files on every run).
     for n, d in args.codebooks:
         path = CACHE / f"codebook_{n}x{d}.npy"
         if not path.exists():
-            np.save(path, rng.standard_normal((n, d), dtype=np.float32))
+            np.save(path, np.random.default_rng([7, n, d]).standard_normal((n, d), dtype=np.float32))
     for q in args.queries:
         for _, d in args.codebooks:
             path = CACHE / f"queries_{q}x{d}.npy"
             if not path.exists():
-                np.save(path, rng.standard_normal((q, d), dtype=np.float32))
+                np.save(path, np.random.default_rng([8, q, d]).standard_normal((q, d), dtype=np.float32))
 
 
 # --------------------------------------------------------------------------- sections
@@ -206,42 +209,40 @@ def agreement(a: Path, b: Path) -> float | None:
     return float((x == y).mean()) if x.shape == y.shape else None
 
 
-def model_section(args, results: dict) -> None:
+def model_row(args, results: dict, t: int, b: int) -> None:
     work = CACHE / "work"
     work.mkdir(exist_ok=True)
-    for t in args.threads:
-        for b in args.batches:
-            reps = args.repeats or (5 if b == 1 else 3)
-            key = f"model_b{b}_t{t}"
-            row: dict = {"batch": b, "threads": t, "repeats": reps}
-            images = CACHE / f"images_b{b}.npy"
-            common = ["--threads", t, "--warmup", 1, "--repeats", reps]
-            log(f"encode/decode batch {b}, {t} thread(s)")
-            if "vqtok" in args.contenders:
-                row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
-                                         "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
-            for layout in ("channels_last", "nchw"):
-                name = f"pytorch-{layout}"
-                if name in args.contenders:
-                    row[name] = run_json(peer("torch", "--model", MODEL, "--input", images, "--layout", layout,
-                                              "--ids-out", work / f"ids_{name}_{key}.npy", *common), t)
-            if "ort" in args.contenders:
-                row["onnxruntime"] = run_json(peer("ort", "--onnx-dir", CACHE / "onnx", "--input", images,
-                                                   "--ids-out", work / f"ids_ort_{key}.npy", *common), t)
-            ref = work / f"ids_pytorch-channels_last_{key}.npy"
-            if not ref.exists():
-                ref = work / f"ids_pytorch-nchw_{key}.npy"
-            row["ids_equal_to_pytorch"] = {
-                "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
-                "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref)}
-            results["model"][key] = row
-            save(args, results)
+    reps = args.repeats or (5 if b == 1 else 3)
+    key = f"model_b{b}_t{t}"
+    row: dict = {"batch": b, "threads": t, "repeats": reps, "warmup": 1}
+    images = CACHE / f"images_b{b}.npy"
+    common = ["--threads", t, "--warmup", 1, "--repeats", reps]
+    log(f"encode/decode batch {b}, {t} thread(s)")
+    if "vqtok" in args.contenders:
+        row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
+                                 "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
+    for layout in ("channels_last", "nchw"):
+        name = f"pytorch-{layout}"
+        if name in args.contenders and (layout == "channels_last" or b <= args.nchw_max_batch):
+            row[name] = run_json(peer("torch", "--model", MODEL, "--input", images, "--layout", layout,
+                                      "--ids-out", work / f"ids_{name}_{key}.npy", *common), t)
+    if "ort" in args.contenders:
+        row["onnxruntime"] = run_json(peer("ort", "--onnx-dir", CACHE / "onnx", "--input", images,
+                                           "--ids-out", work / f"ids_ort_{key}.npy", *common), t)
+    ref = work / f"ids_pytorch-channels_last_{key}.npy"
+    if not ref.exists():
+        ref = work / f"ids_pytorch-nchw_{key}.npy"
+    row["ids_equal_to_pytorch"] = {
+        "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
+        "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref)}
+    results["model"][key] = row
+    save(args, results)
 
 
-def search_section(args, results: dict) -> None:
+def search_section(args, results: dict, threads: list[int]) -> None:
     work = CACHE / "work"
     work.mkdir(exist_ok=True)
-    for t in args.threads:
+    for t in threads:
         for n, d in args.codebooks:
             for q in args.queries:
                 key = f"search_{n}x{d}_q{q}_t{t}"
@@ -261,8 +262,8 @@ def search_section(args, results: dict) -> None:
                 save(args, results)
 
 
-def conv_section(args, results: dict) -> None:
-    for t in args.threads:
+def conv_section(args, results: dict, threads: list[int]) -> None:
+    for t in threads:
         reps = args.repeats or 5
         log(f"convolutions, {t} thread(s)")
         row: dict = {"threads": t}
@@ -271,6 +272,32 @@ def conv_section(args, results: dict) -> None:
         if any(c.startswith("pytorch") for c in args.contenders):
             row["pytorch"] = run_json(peer("torchconv", "--threads", t, "--warmup", 1, "--repeats", reps), t)
         results["conv"][f"conv_t{t}"] = row
+        save(args, results)
+
+
+def prototypes_section(args, results: dict, threads: list[int]) -> None:
+    """The stand-alone prototypes of Benchmarks/prototypes (not vqtok's code), in the same run."""
+    protos = REPO / "Benchmarks" / "prototypes"
+    for name in ("conv3x3", "search", "silu"):
+        subprocess.run(["swift", "build", "-c", "release", "--package-path", str(protos / name)],
+                       check=True, capture_output=True)
+    out = results.setdefault("prototypes", {})
+    cmd = pinned(1, [str(protos / "silu" / ".build" / "release" / "silu")])
+    out["silu_t1"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(1)).stdout
+    for t in threads:
+        cmd = pinned(t, [str(protos / "conv3x3" / ".build" / "release" / "conv3x3"), str(t)])
+        log("  $", " ".join(cmd))
+        out[f"conv3x3_t{t}"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
+        for n, d in args.codebooks:
+            for q in args.queries:
+                cmd = pinned(t, [str(protos / "search" / ".build" / "release" / "search"),
+                                 str(CACHE / f"codebook_{n}x{d}.npy"), str(CACHE / f"queries_{q}x{d}.npy"), str(t),
+                                 str(CACHE / "work" / f"ids_proto_{n}x{d}_q{q}_t{t}.npy")])
+                log("  $", " ".join(cmd))
+                text = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
+                faiss_ids = CACHE / "work" / f"ids_faiss_search_{n}x{d}_q{q}_t{t}.npy"
+                same = agreement(CACHE / "work" / f"ids_proto_{n}x{d}_q{q}_t{t}.npy", faiss_ids)
+                out[f"search_{n}x{d}_q{q}_t{t}"] = text + f"ids equal to FAISS's: {same}\n"
         save(args, results)
 
 
@@ -294,7 +321,13 @@ def table(results: dict) -> str:
     enc_f, dec_f = model_flops(CONFIG)
     lines = [f"Machine: {results['machine'].get('Model name', '?')}, {results['machine'].get('CPU(s)', '?')} cores, "
              f"OPENBLAS_CORETYPE={results['machine']['OPENBLAS_CORETYPE']}; {results['machine']['date_utc']}.",
-             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster).", ""]
+             "Medians in ms; ratio = peer / vqtok (above 1: vqtok faster)."]
+    loads = [x for sec in ("model", "search", "conv") for row in results[sec].values() for e in row.values()
+             if isinstance(e, dict) for x in e.get("loadavg_1min", [])]
+    if loads:
+        lines.append(f"1-minute load average around the runs: {min(loads):.1f}–{max(loads):.1f} "
+                     f"(2 cores; other work was running on the machine).")
+    lines.append("")
     if results["model"]:
         lines += [f"Encoder {enc_f / 1e9:.1f} GFLOP, decoder {dec_f / 1e9:.1f} GFLOP per image.", "",
                   "| work | batch | threads | vqtok ms | vqtok GFLOP/s | peer | peer ms | ratio |",
@@ -318,6 +351,15 @@ def table(results: dict) -> str:
         agree = [f"{k}: vqtok {v['ids_equal_to_pytorch']['vqtok']}, ORT {v['ids_equal_to_pytorch']['onnxruntime']}"
                  for k, v in results["model"].items()]
         lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree), ""]
+        lines += ["| memory and start-up | batch | threads | vqtok load ms | vqtok RSS after load MB | "
+                  "vqtok peak RSS MB | PyTorch peak RSS MB | ORT peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+        for row in results["model"].values():
+            v = row.get("vqtok") or {}
+            tp = max([(row.get(f"pytorch-{l}") or {}).get("peak_rss_mb") or 0 for l in ("channels_last", "nchw")])
+            op = (row.get("onnxruntime") or {}).get("peak_rss_mb")
+            lines.append(f"| | {row['batch']} | {row['threads']} | {fmt(v.get('load_ms'))} | "
+                         f"{fmt(v.get('rss_after_load_mb'))} | {fmt(v.get('peak_rss_mb'))} | {fmt(tp or None)} | {fmt(op)} |")
+        lines.append("")
     if results["search"]:
         lines += ["| codebook search | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
                   "|---|---|---|---|---|---|---|"]
@@ -351,6 +393,11 @@ def table(results: dict) -> str:
                 agg = total_f / (total_t / 1e3)
                 lines += ["", f"3×3 stride-1 convolutions weighted by occurrence: {agg:.1f} GFLOP/s, "
                               f"{100 * agg / peak:.0f}% of the sgemm peak.", ""]
+    if results.get("prototypes"):
+        lines += ["Prototypes (Benchmarks/prototypes, not vqtok's code), same run:", "", "```"]
+        for key, text in results["prototypes"].items():
+            lines += [f"[{key}]", text.rstrip()]
+        lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -363,12 +410,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--sections", default="model,search,conv")
+    ap.add_argument("--sections", default="model,search,conv",
+                    help="model, search, conv; 'prototypes' adds Benchmarks/prototypes (after search)")
     ap.add_argument("--contenders", default="vqtok,pytorch-channels_last,pytorch-nchw,ort,faiss")
     ap.add_argument("--codebooks", default="100000x8,16384x8")
     ap.add_argument("--queries", default="256,4096")
     ap.add_argument("--repeats", type=int, default=0, help="timed runs (default: 5 at batch 1, 3 at batch 8, "
                                                            "21 for search)")
+    ap.add_argument("--nchw-max-batch", type=int, default=8,
+                    help="time PyTorch's default layout only up to this batch (channels_last always)")
+    ap.add_argument("--stop-after", type=float, default=0, help="minutes after which no new row starts")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--table-only", type=Path, help="print the table of an earlier results JSON")
     args = ap.parse_args()
@@ -386,14 +437,41 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
 
     results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {}}
+    shutil.rmtree(CACHE / "work", ignore_errors=True)  # ids of earlier runs must not be compared
+    (CACHE / "work").mkdir(parents=True)
     prepare(args)
-    t0 = time.time()
-    if "model" in args.sections:
-        model_section(args, results)
+    # Most telling rows first (2 threads, batch 1; the short sections), so that a run cut short
+    # by --stop-after still has them; a row is never started after the limit.
+    plan: list[tuple] = []
+    ts = sorted(args.threads, reverse=True)
+    if "model" in args.sections and ts and 1 in args.batches:
+        plan.append(("model", ts[0], 1))
     if "search" in args.sections:
-        search_section(args, results)
+        plan.append(("search", ts))
     if "conv" in args.sections:
-        conv_section(args, results)
+        plan.append(("conv", ts))
+    if "prototypes" in args.sections:
+        plan.append(("prototypes", ts))
+    if "model" in args.sections:
+        for t in ts:
+            for b in sorted(args.batches):
+                if (t, b) != (ts[0], 1) or 1 not in args.batches:
+                    plan.append(("model", t, b))
+    t0 = time.time()
+    results["skipped"] = []
+    for item in plan:
+        if args.stop_after and time.time() - t0 > args.stop_after * 60:
+            log(f"--stop-after {args.stop_after} min reached: skipping {item}")
+            results["skipped"].append(list(item[:1]) + [str(x) for x in item[1:]])
+            continue
+        if item[0] == "model":
+            model_row(args, results, item[1], item[2])
+        elif item[0] == "search":
+            search_section(args, results, item[1])
+        elif item[0] == "prototypes":
+            prototypes_section(args, results, item[1])
+        else:
+            conv_section(args, results, item[1])
     results["elapsed_s"] = round(time.time() - t0)
     save(args, results)
     text = table(results)

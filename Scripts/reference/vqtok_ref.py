@@ -29,8 +29,8 @@ CLI (run from the repository root):
 from __future__ import annotations
 
 import json
-import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -129,9 +129,12 @@ class ModelConfig:
         }
 
     def save(self, path: str) -> None:
+        text = json.dumps(self.to_dict(), indent=2)
+        # Keep lists of numbers on one line: "ch_mult": [1, 1, 2, 2, 4].
+        text = re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]",
+                      lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",") if x.strip()) + "]", text)
         with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-            f.write("\n")
+            f.write(text + "\n")
 
     def validate(self) -> None:
         ed, q = self.encoder_decoder, self.quantizer
@@ -504,6 +507,22 @@ def filter_state_dict(sd: dict) -> dict:
     return out
 
 
+def taming_to_llamagen_key(name: str, num_levels: int) -> str:
+    """Map a taming tensor name to LlamaGen's (design: tokenizer-architectures.md §3)."""
+    m = re.match(r"^(encoder|decoder)\.mid\.(block_1|attn_1|block_2)\.(.*)$", name)
+    if m:
+        return f"{m.group(1)}.mid.{ {'block_1': 0, 'attn_1': 1, 'block_2': 2}[m.group(2)] }.{m.group(3)}"
+    m = re.match(r"^encoder\.down\.(\d+)\.(block|attn|downsample)(.*)$", name)
+    if m:
+        part = "res" if m.group(2) == "block" else m.group(2)
+        return f"encoder.conv_blocks.{m.group(1)}.{part}{m.group(3)}"
+    m = re.match(r"^decoder\.up\.(\d+)\.(block|attn|upsample)(.*)$", name)
+    if m:
+        part = "res" if m.group(2) == "block" else m.group(2)
+        return f"decoder.conv_blocks.{num_levels - 1 - int(m.group(1))}.{part}{m.group(3)}"
+    return name
+
+
 def load_model(model_dir: str) -> VQTokenizer:
     """Build from ``config.json`` and load ``model.safetensors`` with strict name/shape checks."""
     from safetensors.torch import load_file
@@ -517,11 +536,13 @@ def load_model(model_dir: str) -> VQTokenizer:
     return model
 
 
-def save_model(model: VQTokenizer, model_dir: str) -> None:
+def save_model(model: VQTokenizer, model_dir: str, dtype: str = "F32") -> None:
+    """Write config.json and model.safetensors (F32, or F16/BF16 if asked) under upstream names."""
     from safetensors.torch import save_file
     os.makedirs(model_dir, exist_ok=True)
     model.cfg.save(os.path.join(model_dir, "config.json"))
-    sd = {k: v.detach().contiguous().float() for k, v in model.state_dict().items()}
+    tdt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}[dtype]
+    sd = {k: v.detach().contiguous().to(tdt) for k, v in model.state_dict().items()}
     save_file(sd, os.path.join(model_dir, "model.safetensors"))
 
 

@@ -17,7 +17,6 @@
 typedef struct {
     struct jpeg_error_mgr base;  // first, so a j_common_ptr's err can be cast to this
     jmp_buf jump;
-    int premature_end;           // libjpeg saw the data end early and padded (a warning only)
     int unsupported;             // the fatal error was a feature libjpeg lacks, not damage
     char message[VQ_JPEG_MESSAGE_SIZE];
 } vq_error_mgr;
@@ -47,12 +46,18 @@ static void vq_error_exit(j_common_ptr cinfo) {
     longjmp(err->jump, 1);
 }
 
-// Warnings (level -1) are recorded, not printed; trace messages (level >= 0) are dropped.
+// Warnings (level -1) are counted, not printed; trace messages (level >= 0) are dropped.
+// Running out of data is fatal here (PIL refuses such files too), and it ends the decode at once
+// rather than after libjpeg has padded every remaining row with gray.
 static void vq_emit_message(j_common_ptr cinfo, int level) {
     vq_error_mgr *err = (vq_error_mgr *)cinfo->err;
     if (level < 0) {
         err->base.num_warnings++;
-        if (err->base.msg_code == JWRN_JPEG_EOF) err->premature_end = 1;
+        if (err->base.msg_code == JWRN_JPEG_EOF) {
+            snprintf(err->message, sizeof err->message,
+                     "JPEG file is truncated (premature end of data)");
+            longjmp(err->jump, 1);
+        }
     }
 }
 
@@ -183,15 +188,7 @@ int vq_jpeg_decode(const unsigned char *data, size_t size, unsigned long long ma
             }
         }
     }
-    if (err.premature_end) {
-        snprintf(err.message, sizeof err.message, "JPEG file is truncated (premature end of data)");
-        longjmp(err.jump, 1);
-    }
     jpeg_finish_decompress(&cinfo);
-    if (err.premature_end) {
-        snprintf(err.message, sizeof err.message, "JPEG file is truncated (premature end of data)");
-        longjmp(err.jump, 1);
-    }
     out->width = cinfo.output_width;
     out->height = cinfo.output_height;
     jpeg_destroy_decompress(&cinfo);

@@ -31,7 +31,9 @@ public enum ImageCodec {
 
     /// Decodes a PNG or JPEG file to RGB8. The header is checked against `maxPixels` before any
     /// pixel memory is allocated. See `PNGCodec` and `JPEGCodec` for how each variant maps to RGB
-    /// (in short: alpha dropped, gray replicated, 16-bit scaled to 8).
+    /// (in short: alpha dropped, gray replicated, 16-bit scaled to 8). Like PIL's
+    /// `Image.open(f).convert("RGB")`, which the reference uses, it ignores EXIF orientation and
+    /// embedded ICC profiles: the stored pixels are returned as they are.
     public static func decode(_ bytes: some ContiguousBytes,
                               maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         let maxPixels = min(maxPixels, maximumSupportedPixels)
@@ -47,9 +49,10 @@ public enum ImageCodec {
         }
     }
 
-    /// Encodes as PNG (8-bit RGB, default zlib compression). Lossless.
-    public static func encodePNG(_ image: RGBImage) throws -> [UInt8] {
-        try PNGCodec.encode(image)
+    /// Encodes as PNG (8-bit RGB). Lossless. `fast` trades size for speed (libpng's
+    /// PNG_IMAGE_FLAG_FAST: files about 25% larger, written about twice as fast).
+    public static func encodePNG(_ image: RGBImage, fast: Bool = false) throws -> [UInt8] {
+        try PNGCodec.encode(image, fast: fast)
     }
 
     /// Encodes as baseline JPEG, 4:2:0 chroma subsampling, libjpeg's standard tables scaled to

@@ -17,15 +17,17 @@ public enum ImageTensor {
         let width = images[0].width, height = images[0].height
         let plane = width * height
         var storage = [Float](repeating: 0, count: images.count * 3 * plane)
+        var out = storage.mutableSpan
+        let table = levels.span
         for (b, image) in images.enumerated() {
             precondition(image.width == width && image.height == height,
                          "image \(b) is \(image.width) x \(image.height), expected \(width) x \(height)")
             let base = b * 3 * plane
-            let pixels = image.pixels
+            let pixels = image.pixels.span
             for p in 0..<plane {
-                storage[base + p] = levels[Int(pixels[3 * p])]
-                storage[base + plane + p] = levels[Int(pixels[3 * p + 1])]
-                storage[base + 2 * plane + p] = levels[Int(pixels[3 * p + 2])]
+                out[base + p] = table[Int(pixels[3 * p])]
+                out[base + plane + p] = table[Int(pixels[3 * p + 1])]
+                out[base + 2 * plane + p] = table[Int(pixels[3 * p + 2])]
             }
         }
         return Tensor(shape: [images.count, 3, height, width], storage: storage)
@@ -45,11 +47,13 @@ public enum ImageTensor {
         let storage = tensor.storage
         return (0..<batch).map { b in
             var pixels = [UInt8](repeating: 0, count: plane * 3)
+            var out = pixels.mutableSpan
+            let values = storage.span
             let base = b * 3 * plane
             for c in 0..<3 {
                 let channel = base + c * plane
                 for p in 0..<plane {
-                    pixels[3 * p + c] = toByte(storage[channel + p])
+                    out[3 * p + c] = toByte(values[channel + p])
                 }
             }
             return RGBImage(width: width, height: height, pixels: pixels)

@@ -5,9 +5,11 @@ import CJPEGShim
 ///
 /// Reading: YCbCr, RGB and grayscale files become RGB8 (gray replicated, as PIL's
 /// `convert("RGB")`); CMYK and YCCK files are taken as Adobe-inverted (as PIL assumes) and
-/// converted with PIL's integer CMYK->RGB formula. A file whose data ends before the last scan
-/// is corrupt (libjpeg alone would only warn and fill the rest with gray), and progressive files
-/// with more than 500 scans are refused (a known CPU-exhaustion vector).
+/// converted with PIL's integer CMYK->RGB formula. A file whose data ends before its EOI marker
+/// is corrupt, as PIL says too (libjpeg alone would only warn and fill the rest with gray).
+/// Other damage libjpeg recovers from (a corrupt entropy segment) decodes, as in PIL.
+/// Progressive files with more than 500 scans are refused (a known CPU-exhaustion vector).
+/// libjpeg's unsupported features (lossless, 12-bit) are `unsupportedFormat`.
 enum JPEGCodec {
     static func decode(_ bytes: UnsafeRawBufferPointer, maxPixels: Int) throws -> RGBImage {
         var out = vq_jpeg_decoded()

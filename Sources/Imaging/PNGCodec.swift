@@ -37,19 +37,17 @@ enum PNGCodec {
             return RGBImage(width: width, height: height, pixels: buffer)
         }
         var rgb = [UInt8](repeating: 0, count: width * height * 3)
-        rgb.withUnsafeMutableBufferPointer { dst in
-            buffer.withUnsafeBufferPointer { src in
-                for p in 0..<(width * height) {
-                    dst[3 * p] = src[4 * p]
-                    dst[3 * p + 1] = src[4 * p + 1]
-                    dst[3 * p + 2] = src[4 * p + 2]
-                }
-            }
+        var dst = rgb.mutableSpan
+        let src = buffer.span
+        for p in 0..<(width * height) {
+            dst[3 * p] = src[4 * p]
+            dst[3 * p + 1] = src[4 * p + 1]
+            dst[3 * p + 2] = src[4 * p + 2]
         }
         return RGBImage(width: width, height: height, pixels: rgb)
     }
 
-    static func encode(_ rgb: RGBImage) throws -> [UInt8] {
+    static func encode(_ rgb: RGBImage, fast: Bool) throws -> [UInt8] {
         guard rgb.width > 0, rgb.height > 0 else { throw ImageError.empty }
         guard rgb.width <= 0x7FFF_FFFF, rgb.height <= 0x7FFF_FFFF else {
             throw ImageError.tooLarge(width: rgb.width, height: rgb.height, limit: 0x7FFF_FFFF)
@@ -59,6 +57,7 @@ enum PNGCodec {
         image.width = UInt32(rgb.width)
         image.height = UInt32(rgb.height)
         image.format = VQ_PNG_FORMAT_RGB
+        if fast { image.flags |= VQ_PNG_IMAGE_FLAG_FAST }
         var size = vq_png_image_png_size_max(&image)
         var out = [UInt8](repeating: 0, count: size)
         let ok = out.withUnsafeMutableBytes { dst in

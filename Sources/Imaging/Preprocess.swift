@@ -44,9 +44,23 @@ extension RGBImage {
 
     /// taming / VQGAN-LC evaluation preprocessing: shortest side to `size`, then a centered
     /// `size` x `size` crop.
+    /// Only the cropped window is computed (identical to resizing the whole image, then
+    /// cropping), so an extreme aspect ratio costs no more than a square image.
     public func resizeShortestSideAndCenterCrop(to size: Int,
                                                 filter: ResampleFilter = .bilinear) -> RGBImage {
-        resizeShortestSide(to: size, filter: filter).centerCrop(size: size)
+        let target = ImageGeometry.shortestSideSize(width: width, height: height, to: size)
+        return resizeWholeAndCenterCrop(width: target.width, height: target.height,
+                                        size: size, filter: filter)
+    }
+
+    /// `resizeWhole(width:height:filter:)` then `centerCrop(size:)`, computing only the crop.
+    func resizeWholeAndCenterCrop(width newWidth: Int, height newHeight: Int, size: Int,
+                                  filter: ResampleFilter) -> RGBImage {
+        precondition(size <= newWidth && size <= newHeight,
+                     "crop \(size) from \(newWidth) x \(newHeight)")
+        let left = (newWidth - size) / 2, top = (newHeight - size) / 2
+        return Resampler.resize(self, width: newWidth, height: newHeight, filter: filter,
+                                columns: left..<(left + size), rows: top..<(top + size))
     }
 
     /// LlamaGen's `center_crop_arr` (from ADM): halve with a box filter while the shorter side is
@@ -60,8 +74,7 @@ extension RGBImage {
         let scale = Double(size) / Double(min(image.width, image.height))
         let w = Int((Double(image.width) * scale).rounded(.toNearestOrEven))
         let h = Int((Double(image.height) * scale).rounded(.toNearestOrEven))
-        image = image.resizeWhole(width: w, height: h, filter: .bicubic)
-        return image.centerCrop(size: size)
+        return image.resizeWholeAndCenterCrop(width: w, height: h, size: size, filter: .bicubic)
     }
 
     /// Center-cropped to the largest size whose sides are multiples of `factor` (the image's own

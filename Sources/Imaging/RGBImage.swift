@@ -3,7 +3,7 @@
 public struct RGBImage: Sendable, Equatable {
     public let width: Int
     public let height: Int
-    public var pixels: [UInt8]
+    public let pixels: [UInt8]
 
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(width >= 0 && height >= 0, "negative image size \(width) x \(height)")

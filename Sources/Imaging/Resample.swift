@@ -54,18 +54,21 @@ enum Resampler {
         var weights: [Int32]
     }
 
-    static func coefficients(inSize: Int, outSize: Int, filter: ResampleFilter) -> Coefficients {
+    /// The coefficients of output positions `range` (a window of `0..<outSize`); entry `i`
+    /// belongs to position `range.lowerBound + i` and is the same as in a full computation.
+    static func coefficients(inSize: Int, outSize: Int, filter: ResampleFilter,
+                             range: Range<Int>) -> Coefficients {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let support = filter.support * filterScale
         let taps = Int(support.rounded(.up)) * 2 + 1
-        var result = Coefficients(taps: taps, first: [Int](repeating: 0, count: outSize),
-                                  count: [Int](repeating: 0, count: outSize),
-                                  weights: [Int32](repeating: 0, count: outSize * taps))
+        var result = Coefficients(taps: taps, first: [Int](repeating: 0, count: range.count),
+                                  count: [Int](repeating: 0, count: range.count),
+                                  weights: [Int32](repeating: 0, count: range.count * taps))
         var k = [Double](repeating: 0, count: taps)
         let one = Double(1 << precisionBits)
         let inverseScale = 1.0 / filterScale
-        for xx in 0..<outSize {
+        for (i, xx) in range.enumerated() {
             let center = (Double(xx) + 0.5) * scale
             // C's (int) cast truncates toward zero, as Int(_: Double) does.
             let xmin = max(Int(center - support + 0.5), 0)
@@ -78,10 +81,10 @@ enum Resampler {
             }
             for x in 0..<max(xmax, 0) {
                 let w = sum != 0 ? k[x] / sum : k[x]
-                result.weights[xx * taps + x] = Int32(w < 0 ? (-0.5 + w * one) : (0.5 + w * one))
+                result.weights[i * taps + x] = Int32(w < 0 ? (-0.5 + w * one) : (0.5 + w * one))
             }
-            result.first[xx] = xmin
-            result.count[xx] = max(xmax, 0)
+            result.first[i] = xmin
+            result.count[i] = max(xmax, 0)
         }
         return result
     }
@@ -91,70 +94,95 @@ enum Resampler {
         return shifted <= 0 ? 0 : shifted >= 255 ? 255 : UInt8(shifted)
     }
 
-    static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) -> RGBImage {
+    /// The window `columns` x `rows` of the image resized to `width` x `height` (the whole of it
+    /// by default). Every output pixel depends only on its own position, so a window is exactly
+    /// the crop of the full result, at the cost of the window alone: shortest-side resizing of a
+    /// hostile 1 x 100000 image followed by a center crop never builds the 256 x 25600000 image.
+    static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
+                       columns: Range<Int>? = nil, rows: Range<Int>? = nil) -> RGBImage {
         precondition(width > 0 && height > 0, "resize to \(width) x \(height)")
         precondition(image.width > 0 && image.height > 0, "resize of an empty image")
-        if width == image.width && height == image.height { return image }
-        let vertical = coefficients(inSize: image.height, outSize: height, filter: filter)
-        var source = image
-        var firstRow = 0
-        if width != image.width {
-            // Only the rows the vertical pass will read.
-            firstRow = vertical.first[0]
-            let lastRow = vertical.first[height - 1] + vertical.count[height - 1]
-            source = horizontal(image, rows: firstRow..<lastRow, width: width, filter: filter)
+        let columns = columns ?? 0..<width
+        let rows = rows ?? 0..<height
+        precondition(!columns.isEmpty && !rows.isEmpty && columns.lowerBound >= 0
+                     && rows.lowerBound >= 0 && columns.upperBound <= width && rows.upperBound <= height,
+                     "window \(columns) x \(rows) outside \(width) x \(height)")
+        let sameWidth = width == image.width, sameHeight = height == image.height
+        if sameHeight {
+            // PIL skips a pass whose dimension does not change.
+            if sameWidth {
+                return image.crop(x: columns.lowerBound, y: rows.lowerBound,
+                                  width: columns.count, height: rows.count)
+            }
+            return horizontal(image, rows: rows, width: width, columns: columns, filter: filter)
         }
-        if height == image.height { return source }
-        return verticalPass(source, rowOffset: firstRow, height: height, coefficients: vertical)
+        let vertical = coefficients(inSize: image.height, outSize: height, filter: filter, range: rows)
+        // Only the input rows the vertical pass reads (bounds grow with the output index).
+        let firstRow = vertical.first[0]
+        let lastRow = vertical.first[rows.count - 1] + vertical.count[rows.count - 1]
+        let source = sameWidth
+            ? image.crop(x: columns.lowerBound, y: firstRow, width: columns.count, height: lastRow - firstRow)
+            : horizontal(image, rows: firstRow..<lastRow, width: width, columns: columns, filter: filter)
+        return verticalPass(source, rowOffset: firstRow, coefficients: vertical)
     }
 
+    /// Horizontal pass over input `rows`, producing output columns `columns` of `width`.
     private static func horizontal(_ image: RGBImage, rows: Range<Int>, width: Int,
-                                   filter: ResampleFilter) -> RGBImage {
-        let c = coefficients(inSize: image.width, outSize: width, filter: filter)
+                                   columns: Range<Int>, filter: ResampleFilter) -> RGBImage {
+        let c = coefficients(inSize: image.width, outSize: width, filter: filter, range: columns)
+        let outWidth = columns.count
         let inStride = image.width * 3
-        let input = image.pixels
-        var out = [UInt8](repeating: 0, count: rows.count * width * 3)
+        let input = image.pixels.span
+        let weights = c.weights.span
+        var out = [UInt8](repeating: 0, count: rows.count * outWidth * 3)
         let half = 1 << (precisionBits - 1)
+        var outSpan = out.mutableSpan
         for (outRow, y) in rows.enumerated() {
             let rowBase = y * inStride
-            for xx in 0..<width {
+            for xx in 0..<outWidth {
                 var s0 = half, s1 = half, s2 = half
                 let kBase = xx * c.taps
                 var p = rowBase + c.first[xx] * 3
                 for x in 0..<c.count[xx] {
-                    let w = Int(c.weights[kBase + x])
+                    let w = Int(weights[kBase + x])
                     s0 += Int(input[p]) * w
                     s1 += Int(input[p + 1]) * w
                     s2 += Int(input[p + 2]) * w
                     p += 3
                 }
-                let o = (outRow * width + xx) * 3
-                out[o] = clip8(s0)
-                out[o + 1] = clip8(s1)
-                out[o + 2] = clip8(s2)
+                let o = (outRow * outWidth + xx) * 3
+                outSpan[o] = clip8(s0)
+                outSpan[o + 1] = clip8(s1)
+                outSpan[o + 2] = clip8(s2)
             }
         }
-        return RGBImage(width: width, height: rows.count, pixels: out)
+        return RGBImage(width: outWidth, height: rows.count, pixels: out)
     }
 
-    private static func verticalPass(_ image: RGBImage, rowOffset: Int, height: Int,
+    /// Vertical pass: one output row per coefficient entry; `rowOffset` is the input row that
+    /// `image`'s first row stands for.
+    private static func verticalPass(_ image: RGBImage, rowOffset: Int,
                                      coefficients c: Coefficients) -> RGBImage {
+        let height = c.first.count
         let stride = image.width * 3
-        let input = image.pixels
+        let input = image.pixels.span
         var out = [UInt8](repeating: 0, count: height * stride)
-        var sums = [Int](repeating: 0, count: stride)
+        var sumStorage = [Int](repeating: 0, count: stride)
+        var sums = sumStorage.mutableSpan
+        var outSpan = out.mutableSpan
+        let weights = c.weights.span
         let half = 1 << (precisionBits - 1)
         for yy in 0..<height {
             for i in 0..<stride { sums[i] = half }
             let kBase = yy * c.taps
             let first = c.first[yy] - rowOffset
             for y in 0..<c.count[yy] {
-                let w = Int(c.weights[kBase + y])
+                let w = Int(weights[kBase + y])
                 let rowBase = (first + y) * stride
                 for i in 0..<stride { sums[i] += Int(input[rowBase + i]) * w }
             }
             let outBase = yy * stride
-            for i in 0..<stride { out[outBase + i] = clip8(sums[i]) }
+            for i in 0..<stride { outSpan[outBase + i] = clip8(sums[i]) }
         }
         return RGBImage(width: image.width, height: height, pixels: out)
     }

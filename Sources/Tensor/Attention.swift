@@ -4,7 +4,7 @@ import Foundation
 /// head of dimension C and scale 1/√C).
 ///
 ///     q, k, v [B, C, N]       (N = H·W positions; NCHW activations read as [B, C, H·W])
-///     scores  scratch, grown to N·N and reused
+///     scores  scratch, grown to min(N, 4Mi/N)·N and reused (queries go in blocks)
 ///     out     [B, C, N]       out[b, :, i] = Σ_j softmax_j(q[b,:,i]·k[b,:,j] / √C) · v[b, :, j]
 public func spatialAttention(_ out: inout Tensor, q: Tensor, k: Tensor, v: Tensor, scores: inout [Float]) {
     precondition(q.shape.count >= 3 && q.shape == k.shape && q.shape == v.shape,
@@ -12,7 +12,10 @@ public func spatialAttention(_ out: inout Tensor, q: Tensor, k: Tensor, v: Tenso
     let (batch, channels) = (q.shape[0], q.shape[1])
     let n = q.count / max(1, batch * channels)
     out.resize(to: q.shape)
-    if scores.count < n * n { scores.append(contentsOf: repeatElement(0, count: n * n - scores.count)) }
+    // Queries are taken in blocks so the score matrix stays ≤ 4 Mi floats (16 MiB) however
+    // many positions there are (a 1024×1024 image at f8 has 16384: 1 GiB of scores at once).
+    let blockRows = max(1, min(n, (1 << 22) / max(1, n)))
+    if scores.count < blockRows * n { scores.append(contentsOf: repeatElement(0, count: blockRows * n - scores.count)) }
     let scale = 1 / Float(channels).squareRoot()
 
     q.storage.withUnsafeBufferPointer { qBuf in
@@ -23,15 +26,20 @@ public func spatialAttention(_ out: inout Tensor, q: Tensor, k: Tensor, v: Tenso
         let s = sBuf.baseAddress!
         for b in 0..<batch {
             let offset = b * channels * n
-            // s[i, j] = q[:, i] · k[:, j] / √C        ([N, C] × [C, N])
-            BLAS.sgemm(transA: true, m: n, n: n, k: channels, alpha: scale,
-                       a: qBuf.baseAddress! + offset, lda: n, b: kBuf.baseAddress! + offset, ldb: n,
-                       c: s, ldc: n)
-            softmaxRows(s, rows: n, columns: n)
-            // out[:, i] = Σ_j v[:, j] · s[i, j]        ([C, N] × [N, N]ᵀ)
-            BLAS.sgemm(transB: true, m: channels, n: n, k: n,
-                       a: vBuf.baseAddress! + offset, lda: n, b: s, ldb: n,
-                       c: outBuf.baseAddress! + offset, ldc: n)
+            var first = 0
+            while first < n {
+                let rows = min(blockRows, n - first)
+                // s[i, j] = q[:, first + i] · k[:, j] / √C        ([rows, C] × [C, N])
+                BLAS.sgemm(transA: true, m: rows, n: n, k: channels, alpha: scale,
+                           a: qBuf.baseAddress! + offset + first, lda: n, b: kBuf.baseAddress! + offset, ldb: n,
+                           c: s, ldc: n)
+                softmaxRows(s, rows: rows, columns: n)
+                // out[:, first + i] = Σ_j v[:, j] · s[i, j]        ([C, N] × [rows, N]ᵀ)
+                BLAS.sgemm(transB: true, m: channels, n: rows, k: n,
+                           a: vBuf.baseAddress! + offset, lda: n, b: s, ldb: n,
+                           c: outBuf.baseAddress! + offset + first, ldc: n)
+                first += rows
+            }
         }
     }
     }

@@ -1,14 +1,23 @@
 import Foundation
 
 /// SiLU (swish) in place: x ← x · sigmoid(x) = x / (1 + e^(−x)).   x: any shape.
+/// Vectorized 16 lanes at a time (`expClamped`); within a few ulp of the Double result.
 public func silu(_ x: inout Tensor) {
     let count = x.count
     x.storage.withUnsafeMutableBufferPointer { buf in
         let p = SharedPointer(buf.baseAddress!)
         Parallel.forChunks(count, minimumChunk: 1 << 16) { range in
-            for i in range {
+            let raw = UnsafeMutableRawPointer(p.base)
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                raw.storeBytes(of: v / (1 + expClamped(-v)), toByteOffset: i * 4, as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < range.upperBound {
                 let v = p.base[i]
                 p.base[i] = v / (1 + exp(-v))
+                i += 1
             }
         }
     }

@@ -5,7 +5,8 @@
 ///     bias   [C] or nil
 ///     out    [B, C, H, W]     out = (x − mean_g) / √(var_g + eps) · weight[c] + bias[c]
 ///
-/// Group g holds the consecutive channels g·C/G ..< (g+1)·C/G. Statistics are accumulated in Double.
+/// Group g holds the consecutive channels g·C/G ..< (g+1)·C/G. Statistics: two passes (mean,
+/// then squared deviations), float SIMD within blocks of 1024 values, blocks summed in Double.
 public func groupNorm(_ out: inout Tensor, _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
                       eps: Float) {
     precondition(x.shape.count >= 2, "groupNorm wants [B, C, ...]")
@@ -34,26 +35,79 @@ public func groupNorm(_ out: inout Tensor, _ x: Tensor, groups: Int, weight: Ten
                         let g = bg % groups
                         let start = bg * groupSize
                         let values = src.base + start
-                        var sum = 0.0
-                        for i in 0..<groupSize { sum += Double(values[i]) }
-                        let mean = sum / Double(groupSize)
-                        var squares = 0.0
-                        for i in 0..<groupSize {
-                            let d = Double(values[i]) - mean
-                            squares += d * d
-                        }
-                        let invStd = 1 / (squares / Double(groupSize) + Double(eps)).squareRoot()
+                        let mean = sum(values, count: groupSize) / Double(groupSize)
+                        let variance = sumOfSquaredDeviations(values, count: groupSize, from: Float(mean))
+                            / Double(groupSize)
+                        let invStd = 1 / (variance + Double(eps)).squareRoot()
                         for cg in 0..<channelsPerGroup {
                             let c = g * channelsPerGroup + cg
                             // out = x·a + b with a = γ/σ, b = β − μ·γ/σ
                             let a = Float(Double(scale.base[c]) * invStd)
                             let b = Float(Double(shift.base[c]) - mean * Double(scale.base[c]) * invStd)
                             let offset = start + cg * plane
-                            for i in 0..<plane { dst.base[offset + i] = src.base[offset + i] * a + b }
+                            scaleAndShift(src.base + offset, into: dst.base + offset, count: plane, a, b)
                         }
                     }
                 }
             }
         }
     }
+}
+
+// Reductions in SIMD16<Float> over blocks of 1024 values, each block's total added in Double:
+// vector speed, and the rounding of one block's float sum stays small.
+
+private let reductionBlock = 1024
+
+private func sum(_ values: UnsafePointer<Float>, count: Int) -> Double {
+    var total = 0.0
+    var start = 0
+    while start < count {
+        let end = min(count, start + reductionBlock)
+        var lanes = SIMD16<Float>()
+        var i = start
+        while i + 16 <= end {
+            lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var block = lanes.sum()
+        while i < end { block += values[i]; i += 1 }
+        total += Double(block)
+        start = end
+    }
+    return total
+}
+
+/// Σ (x − mean)², the second pass of a two-pass variance (no cancellation).
+private func sumOfSquaredDeviations(_ values: UnsafePointer<Float>, count: Int, from mean: Float) -> Double {
+    var total = 0.0
+    var start = 0
+    let center = SIMD16<Float>(repeating: mean)
+    while start < count {
+        let end = min(count, start + reductionBlock)
+        var lanes = SIMD16<Float>()
+        var i = start
+        while i + 16 <= end {
+            let d = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD16<Float>.self) - center
+            lanes += d * d
+            i += 16
+        }
+        var block = lanes.sum()
+        while i < end { let d = values[i] - mean; block += d * d; i += 1 }
+        total += Double(block)
+        start = end
+    }
+    return total
+}
+
+/// out[i] = x[i]·a + b.
+private func scaleAndShift(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
+                           _ a: Float, _ b: Float) {
+    var i = 0
+    while i + 16 <= count {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: v * a + b, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { out[i] = x[i] * a + b; i += 1 }
 }

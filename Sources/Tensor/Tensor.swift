@@ -34,6 +34,12 @@ public struct Tensor: Sendable, Equatable {
         shape = newShape
     }
 
+    /// A copy without the spare capacity `resize(to:)` may have kept, for results that
+    /// outlive the scratch buffer they were computed in.
+    public func compacted() -> Tensor {
+        Tensor(shape: shape, storage: storage.withUnsafeBufferPointer { Array($0) })
+    }
+
     /// Same elements, new shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         Tensor(shape: newShape, storage: storage)

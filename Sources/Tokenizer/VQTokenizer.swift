@@ -25,6 +25,8 @@ public struct TokenGrid: Sendable, Equatable {
 /// Immutable after `init`; every call builds its own scratch, so calls may run concurrently.
 public final class VQTokenizer: Sendable {
     public let config: ModelConfig
+    /// Elements of every weight the network uses, the frozen codebook included.
+    public let parameterCount: Int
     let encoder: Encoder
     let decoder: Decoder
     let quantConv: Conv2dLayer
@@ -55,6 +57,7 @@ public final class VQTokenizer: Sendable {
         codebook = try Codebook(config.quantizer, weights)
         postQuantConv = try Conv2dLayer(weights, "post_quant_conv", in: e, out: z, kernel: 1)
         decoder = try Decoder(architecture, context, naming)
+        parameterCount = weights.tally.count
     }
 
     /// Image side length per token: 2^(levels − 1).
@@ -75,7 +78,7 @@ public final class VQTokenizer: Sendable {
         var x = images
         encoder.forward(&x, &ws)
         quantConv.forward(&ws.a, x, columns: &ws.columns)
-        return ws.a
+        return ws.a.compacted()
     }
 
     /// Token ids of `images` ([B, 3, H, W] in [−1, 1], H and W multiples of `downsampleFactor`).
@@ -83,8 +86,10 @@ public final class VQTokenizer: Sendable {
         quantize(encodeLatents(images))
     }
 
-    /// Nearest-code ids of latent vectors [B, e, h, w] (normalized first for the cosine kind).
-    func quantize(_ latents: Tensor) -> TokenGrid {
+    /// Nearest-code ids of latent vectors [B, e, h, w] (as `encodeLatents` returns them;
+    /// l2-normalized first for the cosine kind). `encode` = `quantize(encodeLatents(_:))`,
+    /// split so that callers can time the encoder and the codebook search apart.
+    public func quantize(_ latents: Tensor) -> TokenGrid {
         precondition(latents.shape.count == 4 && latents.shape[1] == codebook.dim,
                      "quantize wants [B, \(codebook.dim), h, w], got \(latents.shape)")
         let (batch, dim, height, width) = (latents.shape[0], latents.shape[1], latents.shape[2], latents.shape[3])
@@ -111,7 +116,7 @@ public final class VQTokenizer: Sendable {
         postQuantConv.forward(&ws.a, x, columns: &ws.columns)
         swap(&x, &ws.a)
         decoder.forward(&x, &ws)
-        return x
+        return x.compacted()
     }
 
     /// [B, e, h, w] → row-major [B·h·w, e] (one query per position, raster order).

@@ -8,8 +8,11 @@ struct Weights {
     /// Supplies tensors the set lacks. Only tests use it, to build models of any config
     /// from made-up weights and to list the tensors an architecture declares.
     var synthesize: ((_ name: String, _ shape: [Int]) -> Tensor)? = nil
+    /// Elements of every tensor handed out so far: the network's parameter count once built.
+    let tally = ParameterTally()
 
     func require(_ name: String, _ shape: [Int]) throws -> Tensor {
+        tally.count += shape.reduce(1, *)
         if let synthesize, tensors[name] == nil { return synthesize(name, shape) }
         let tensor = try tensors.require(name, shape: shape)
         let finite = tensor.storage.withUnsafeBufferPointer { values in
@@ -20,6 +23,12 @@ struct Weights {
         guard finite else { throw CheckpointError.nonFinite(name) }
         return tensor
     }
+}
+
+/// Counts parameters while a network is built (a class so the `Weights` value shared by every
+/// block adds to one total); lives only during `VQTokenizer.init`.
+final class ParameterTally {
+    var count = 0
 }
 
 /// Per-call scratch of one forward pass. Each `encode`/`decode` owns one, so concurrent calls

@@ -10,6 +10,21 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(try ImageCodec.decode(encoded), photo)
     }
 
+    func testFastPNGIsLosslessToo() throws {
+        let photo = try Fixture.image("chelsea_bicubic_short256_crop256.png")
+        let fast = try ImageCodec.encodePNG(photo, fast: true)
+        XCTAssertEqual(try ImageCodec.decode(fast), photo)
+    }
+
+    func testJPEGEncodingMatchesPILAtTheSameQuality() throws {
+        let photo = try Fixture.image("chelsea.png")
+        let ours = try ImageCodec.decode(ImageCodec.encodeJPEG(photo, quality: 90))
+        let pil = try Fixture.image("chelsea_q90_pil.jpg")
+        let diff = PixelDiff(ours, pil)
+        print("JPEG q90, ours vs PIL's encoding: max diff \(diff.max), mean \(diff.mean)")
+        XCTAssertEqual(diff.max, 0)
+    }
+
     func testPNGRoundTripOfOnePixelAndOddSizes() throws {
         for (w, h) in [(1, 1), (3, 7), (17, 2)] {
             let pixels = (0..<(w * h * 3)).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) }

@@ -113,3 +113,31 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(resized.height, 304)
     }
 }
+
+extension ResizeTests {
+    func testWindowedResizeEqualsResizeThenCrop() throws {
+        let photo = try Fixture.image("chelsea.png").crop(x: 150, y: 60, width: 120, height: 80)
+        for filter in ResampleFilter.allCases {
+            // Both passes, vertical only, horizontal only, neither, upscaling.
+            for (w, h) in [(47, 31), (120, 50), (60, 80), (120, 80), (241, 81)] {
+                let full = photo.resizeWhole(width: w, height: h, filter: filter)
+                let window = Resampler.resize(photo, width: w, height: h, filter: filter,
+                                              columns: 3..<(w - 5), rows: 7..<(h - 2))
+                XCTAssertEqual(window, full.crop(x: 3, y: 7, width: w - 8, height: h - 9), "\(filter) \(w)x\(h)")
+            }
+        }
+    }
+
+    func testExtremeAspectRatioCostsOnlyTheCrop() {
+        // 1 x 40000 -> shortest side 256 would be 256 x 10240000 (7.8 GB); only 256 x 256 is built.
+        var pixels = [UInt8]()
+        for y in 0..<40_000 { pixels += [UInt8(y % 251), UInt8(y % 13), 77] }
+        let strip = RGBImage(width: 1, height: 40_000, pixels: pixels)
+        let out = strip.resizeShortestSideAndCenterCrop(to: 256, filter: .bicubic)
+        XCTAssertEqual(out.width, 256)
+        XCTAssertEqual(out.height, 256)
+        // Every column of an image one pixel wide is the same; blue is constant.
+        XCTAssertEqual(out[0, 100].r, out[255, 100].r)
+        XCTAssertEqual(out[17, 3].b, 77)
+    }
+}

@@ -62,18 +62,20 @@ import Testing
 
         // Encoder: the network input gives the reference latents.
         let latents = tokenizer.encodeLatents(expected.inputs)
-        assertClose("\(model) latents", latents, expected.latents, tolerance: 1e-3)
+        assertClose("\(model) latents", latents, expected.latents, tolerance: 5e-4)
 
         // Quantizer alone, on the reference latents: the same ids except at near ties.
         let quantized = Self.idMismatches(tokenizer.quantize(expected.latents), expected, tieGap: Self.nearTie)
         #expect(quantized.real.isEmpty, "\(model) quantizer: \(quantized.real.prefix(5))")
         #expect(quantized.ties * 100 <= tokens, "\(model) quantizer: \(quantized.ties) near-tie mismatches of \(tokens)")
 
-        // End to end: our latents carry float rounding of their own (≤ 1e-3 above), so ids may
+        // End to end: our latents carry float rounding of their own (≤ 5e-4 above), so ids may
         // also flip where the reference's gap is within that rounding; those must stay rare.
         let encoded = Self.idMismatches(tokenizer.quantize(latents), expected, tieGap: 1e-3)
         #expect(encoded.real.isEmpty, "\(model) encode: \(encoded.real.prefix(5))")
         #expect(encoded.ties * 100 <= tokens, "\(model) encode: \(encoded.ties) near-tie mismatches of \(tokens)")
-        print("\(model): quantizer near-tie flips \(quantized.ties), end-to-end flips \(encoded.ties) of \(tokens) tokens")
+        print("\(model): max |Δ| reconstruction \(maxAbsDifference(reconstruction, expected.reconstruction)),"
+              + " latents \(maxAbsDifference(latents, expected.latents)); id flips at near ties: quantizer"
+              + " \(quantized.ties), end to end \(encoded.ties) of \(tokens)")
     }
 }

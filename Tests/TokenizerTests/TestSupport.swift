@@ -29,6 +29,10 @@ func assertClose(_ label: String, _ got: Tensor, _ want: Tensor, tolerance: Floa
     assertClose(label, got.storage, want.storage, tolerance: tolerance, sourceLocation: sourceLocation)
 }
 
+func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    zip(a.storage, b.storage).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
 /// Deterministic pseudo-random values in [-1, 1) (SplitMix64), so failures reproduce.
 struct SeededValues {
     var state: UInt64

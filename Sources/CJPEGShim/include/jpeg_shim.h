@@ -41,7 +41,8 @@ typedef struct {
 
 /// Decodes a whole JPEG file to RGB8. Grayscale is expanded to RGB; CMYK and YCCK (Adobe,
 /// inverted as Photoshop writes them) are converted as PIL's CMYK->RGB does. A file that ends
-/// before its last scan is an error (libjpeg itself would only warn and pad with gray).
+/// before its EOI marker is an error, as in PIL (libjpeg itself would only warn and pad the
+/// missing rows with gray); the decode stops as soon as the data runs out.
 /// `max_pixels` of 0 means no limit.
 int vq_jpeg_decode(const unsigned char *data, size_t size, unsigned long long max_pixels,
                    vq_jpeg_decoded *out);

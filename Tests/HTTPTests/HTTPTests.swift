@@ -1,1 +1,0 @@
-// HTTPTests; see ARCHITECTURE.md.
