@@ -32,9 +32,8 @@ public struct StageClock: Sendable {
 
 extension VQTokenizer: TokenizerEngine {
     public func encode(_ images: Tensor, stages: StageClock) -> TokenGrid {
-        // VQTokenizer has no public quantize step of its own yet: encoder and codebook search
-        // are timed together as the encoder stage.
-        stages.time(.encoder) { encode(images) }
+        let latents = stages.time(.encoder) { encodeLatents(images) }
+        return stages.time(.quantize) { quantize(latents) }
     }
 
     public func decode(_ grid: TokenGrid, stages: StageClock) throws -> Tensor {

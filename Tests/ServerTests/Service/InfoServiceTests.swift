@@ -50,6 +50,8 @@ import Testing
         _ = await h.send("POST", "/v1/models/tiny/encode", headers: ["content-type": "image/png"], body: try TestImages.png())
         _ = await h.send("POST", "/v1/models/tiny/encode", headers: ["content-type": "text/plain"], body: [1])
         _ = await h.send("GET", "/nothing/here")
+        _ = await h.send("POST", "/v1/models/tiny/decode", headers: ["content-type": "application/json"],
+                         body: Array(#"{"shape":[1,1],"ids":[5]}"#.utf8))
         let r = await h.send("GET", "/metrics")
         #expect(r.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
         let text = PrometheusText(String(decoding: r.body, as: UTF8.self))
@@ -57,7 +59,7 @@ import Testing
         #expect(text.value("vqtok_requests_total", ["route": route, "status": "200"]) == 1)
         #expect(text.value("vqtok_requests_total", ["route": route, "status": "415"]) == 1)
         #expect(text.value("vqtok_requests_total", ["route": "unmatched", "status": "404"]) == 1)
-        for stage in ["queue", "image_decode", "preprocess", "encoder", "decoder"] {
+        for stage in ["queue", "image_decode", "preprocess", "encoder", "quantize", "decoder", "image_encode"] {
             #expect((text.value("vqtok_stage_duration_seconds_count", ["model": "tiny", "stage": stage]) ?? 0) >= 1,
                     "stage \(stage)")
         }
