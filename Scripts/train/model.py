@@ -29,7 +29,7 @@ class Upsample(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(c, c, 3, 1, 1)
 
-    def forward(self, x):
+    def forward(self, x, return_latents=False):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
@@ -38,7 +38,7 @@ class Downsample(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(c, c, 3, 2, 0)
 
-    def forward(self, x):
+    def forward(self, x, return_latents=False):
         return self.conv(F.pad(x, (0, 1, 0, 1)))
 
 
@@ -54,7 +54,7 @@ class ResnetBlock(nn.Module):
         else:
             self.nin_shortcut = None
 
-    def forward(self, x):
+    def forward(self, x, return_latents=False):
         h = self.conv1(swish(self.norm1(x)))
         h = self.conv2(swish(self.norm2(h)))
         if self.nin_shortcut is not None:
@@ -71,7 +71,7 @@ class AttnBlock(nn.Module):
         self.v = nn.Conv2d(c, c, 1)
         self.proj_out = nn.Conv2d(c, c, 1)
 
-    def forward(self, x):
+    def forward(self, x, return_latents=False):
         h = self.norm(x)
         q, k, v = self.q(h), self.k(h), self.v(h)
         b, c, hh, ww = q.shape
@@ -118,7 +118,7 @@ class Encoder(nn.Module):
         self.norm_out = Normalize(block_in, g, e)
         self.conv_out = nn.Conv2d(block_in, z_channels, 3, 1, 1)
 
-    def forward(self, x):
+    def forward(self, x, return_latents=False):
         h = self.conv_in(x)
         for i, lvl in enumerate(self.down):
             for j, blk in enumerate(lvl.block):
@@ -199,11 +199,11 @@ class VQGANLC(nn.Module):
         """z: [B, D, H, W]; returns ids [B, H, W] of the nearest P row by squared L2."""
         b, d, h, w = z.shape
         zf = z.permute(0, 2, 3, 1).reshape(-1, d)
-        p2 = (P * P).sum(1)
+        p2 = (P * P).sum(1)[None, :]
         out = []
         for s in range(0, zf.shape[0], chunk):
-            zc = zf[s:s + chunk]
-            dist = (zc * zc).sum(1, keepdim=True) + p2[None, :] - 2.0 * zc @ P.t()
+            # ‖z‖² is the same for every row and does not change the argmin.
+            dist = torch.addmm(p2, zf[s:s + chunk], P.t(), alpha=-2.0)
             out.append(dist.argmin(1))
         return torch.cat(out).reshape(b, h, w)
 
@@ -220,7 +220,7 @@ class VQGANLC(nn.Module):
         zq = F.embedding(ids, P).permute(0, 3, 1, 2)
         return self.decoder(self.post_quant_conv(zq))
 
-    def forward(self, x):
+    def forward(self, x, return_latents=False):
         """Training forward: straight-through estimator; returns recon, ids, losses."""
         z, ids, P = self.encode(x)
         zq = F.embedding(ids, P).permute(0, 3, 1, 2)  # gradient flows to W, b
@@ -228,4 +228,6 @@ class VQGANLC(nn.Module):
         commit_loss = F.mse_loss(z, zq.detach())
         zst = z + (zq - z).detach()
         xr = self.decoder(self.post_quant_conv(zst))
+        if return_latents:
+            return xr, ids, codebook_loss, commit_loss, z
         return xr, ids, codebook_loss, commit_loss

@@ -152,7 +152,7 @@ final class H1Driver: ConnectionDriver {
     var isDone: Bool { done }
     /// Stop reading while a request is in flight and the pipelined backlog is already large.
     var wantsRead: Bool { backlog.count < config.maxHeaderBytes + 64 << 10 }
-    var isBusy: Bool { inFlight != nil || responding || !parser.isAtMessageBoundary }
+    var isBusy: Bool { inFlight != nil || responding }
     var lingerBeforeClose: Bool { failed }
 
     func endGracefully(reason: String) -> Bool {

@@ -68,24 +68,40 @@ enum H2Callbacks {
             return 0
         }
         if s.headersTooLarge { return 0 }
-        let n = String(decoding: UnsafeBufferPointer(start: name, count: namelen), as: UTF8.self)
-        let v = String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self)
         if s.requestComplete || frame!.pointee.headers.cat != NGHTTP2_HCAT_REQUEST {
             return 0  // trailers are dropped (RFC 9110 §6.5.1)
         }
+        let nameBytes = UnsafeBufferPointer(start: name, count: namelen)
+        let v = String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self)
         // nghttp2 has already validated names (lowercase, pseudo-headers first; RFC 9113 §8.3).
-        switch n {
-        case ":method": s.method = v
-        case ":path": s.path = v
-        case ":authority": s.authority = v
-        case ":scheme", ":protocol": break
-        default:
-            if n == "content-length", let len = Int(v), len > cfg.maxRequestBodyBytes {
-                s.bodyTooLarge = true
+        if nameBytes.first == UInt8(ascii: ":") {
+            switch PseudoHeader(nameBytes) {
+            case .method: s.method = v
+            case .path: s.path = v
+            case .authority: s.authority = v
+            case .other: break
             }
-            s.headers.appendLowercased(n, v)
+            return 0
         }
+        let n = String(decoding: nameBytes, as: UTF8.self)
+        if n == "content-length", let len = Int(v), len > cfg.maxRequestBodyBytes {
+            s.bodyTooLarge = true
+        }
+        s.headers.appendLowercased(n, v)
         return 0
+    }
+
+    enum PseudoHeader {
+        case method, path, authority, other
+        init(_ b: UnsafeBufferPointer<UInt8>) {
+            func equals(_ s: StaticString) -> Bool {
+                b.count == s.utf8CodeUnitCount && memcmp(b.baseAddress!, s.utf8Start, b.count) == 0
+            }
+            if equals(":method") { self = .method }
+            else if equals(":path") { self = .path }
+            else if equals(":authority") { self = .authority }
+            else { self = .other }
+        }
     }
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, len, userData in
@@ -179,26 +195,36 @@ enum H2Callbacks {
         }
         return n
     }
+}
 
-    /// Calls `body` with an nghttp2_nv array for `fields`, valid only during the call
-    /// (nghttp2_submit_response copies it).
-    static func withNV<R>(_ fields: [(String, String)], _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
-        var spans: [(Int, Int, Int, Int)] = []
-        for (n, v) in fields {
-            let ns = bytes.count
-            bytes.append(contentsOf: n.utf8)
-            let vs = bytes.count
-            bytes.append(contentsOf: v.utf8)
-            spans.append((ns, vs - ns, vs, bytes.count - vs))
-        }
+/// A response header block as nghttp2_nv entries, its buffers reused from one response to the
+/// next (nghttp2_submit_response copies the block, so it only needs to live during the call).
+struct H2HeaderBlock {
+    private var bytes: [UInt8] = []
+    private var spans: [(name: Int, nameLength: Int, value: Int, valueLength: Int)] = []
+    private var nva: [nghttp2_nv] = []
+
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
+    }
+
+    mutating func add(_ name: String, _ value: String) {
+        let n = bytes.count
+        bytes.append(contentsOf: name.utf8)
+        let v = bytes.count
+        bytes.append(contentsOf: value.utf8)
+        spans.append((n, v - n, v, bytes.count - v))
+    }
+
+    mutating func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         if bytes.isEmpty { bytes.append(0) }
+        nva.removeAll(keepingCapacity: true)
         return bytes.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!
-            let nva = spans.map { s in
-                nghttp2_nv(name: base + s.0, value: base + s.2, namelen: s.1, valuelen: s.3,
-                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            for s in spans {
+                nva.append(nghttp2_nv(name: base + s.name, value: base + s.value, namelen: s.nameLength,
+                                      valuelen: s.valueLength, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
             }
             return nva.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
         }

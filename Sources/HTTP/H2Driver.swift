@@ -16,6 +16,7 @@ final class H2Driver: ConnectionDriver {
     private var waiting: [Int32] = []
     private var running = 0
     private var scanner = H2FrameScanner()
+    private var headerBlock = H2HeaderBlock()
     var prefaceComplete = false
     var headerStartedAt: UInt64?
     /// A fatal condition noticed inside a callback; acted on after mem_recv returns.
@@ -94,7 +95,9 @@ final class H2Driver: ConnectionDriver {
         fatal != nil || (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
     }
     var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
-    var isBusy: Bool { !streams.isEmpty }
+    /// Output that nghttp2 holds back for flow control does not count: a client that grants no
+    /// window and sends nothing for the idle timeout is closed (a zero-window slow read).
+    var isBusy: Bool { running > 0 || !waiting.isEmpty }
     var lingerBeforeClose: Bool { false }
 
     func endGracefully(reason: String) -> Bool {
@@ -141,7 +144,8 @@ final class H2Driver: ConnectionDriver {
             guard let s = streams[id], !s.responded else { continue }
             running += 1
             var headers = s.headers
-            if !s.authority.isEmpty && !headers.contains("host") {
+            s.headers = HTTPHeaders()  // keeps `headers` uniquely referenced: no copy on append
+            if !s.authority.isEmpty && !headers.fields.contains(where: { $0.name == "host" }) {
                 headers.appendLowercased("host", s.authority)
             }
             let (path, query) = HTTPRequest.splitTarget(s.path)
@@ -170,22 +174,24 @@ final class H2Driver: ConnectionDriver {
         s.status = response.status
         let hasBody = HTTPStatus.allowsBody(response.status) && s.method != "HEAD"
         s.responseBody = hasBody ? response.body : []
-        var fields: [(String, String)] = [(":status", String(response.status))]
+        headerBlock.reset()
+        headerBlock.add(":status", String(response.status))
         for f in response.headers.fields where !H2Driver.isConnectionSpecific(f.name) && f.name != "content-length" {
-            fields.append((f.name, f.value))
+            headerBlock.add(f.name, f.value)
         }
         if HTTPStatus.allowsBody(response.status) {
-            fields.append(("content-length", String(response.body.count)))
+            headerBlock.add("content-length", String(response.body.count))
         }
         stats.request(status: response.status)
-        H2Callbacks.withNV(fields) { nva, count in
+        let session = self.session
+        let rv = headerBlock.withNV { nva, count in
             var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil),
                                                  read_callback: H2Callbacks.readBody)
-            let rv = s.responseBody.isEmpty
+            return s.responseBody.isEmpty
                 ? nghttp2_submit_response(session, s.id, nva, count, nil)
                 : nghttp2_submit_response(session, s.id, nva, count, &provider)
-            if rv != 0 { fatal = "submit_failed" }
         }
+        if rv != 0 { fatal = "submit_failed" }
     }
 
     /// RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.

@@ -44,11 +44,11 @@ struct H2FrameScanner {
     /// Highest stream id a HEADERS frame has used.
     private(set) var maxStreamID: Int32 = 0
     /// Stream ids recently opened, so trailers for a stream whose opening HEADERS is still in
-    /// the same read are not mistaken for a stream going backwards.
-    private var recentIDs = Set<Int32>()
-    private var recentOrder: [Int32] = []
+    /// the same read are not mistaken for a stream going backwards. A small ring searched
+    /// linearly, and only for the rare HEADERS below `maxStreamID`.
+    private var recentIDs = [Int32](repeating: 0, count: H2FrameScanner.recentCapacity)
     private var recentNext = 0
-    static let recentCapacity = 1024
+    static let recentCapacity = 64
 
     struct FrameHeader: Equatable {
         var length: Int
@@ -98,33 +98,15 @@ struct H2FrameScanner {
             payloadLeft = fh.length
             // Only HEADERS opens streams; PRIORITY may name idle streams (§5.3.2 of RFC 7540).
             if fh.type == 0x1 && fh.streamID & 1 == 1 {
-                if headersGoBackwards(fh.streamID, isKnownStream: isKnownStream(fh.streamID)) {
+                if fh.streamID > maxStreamID {
+                    maxStreamID = fh.streamID
+                    recentIDs[recentNext] = fh.streamID
+                    recentNext = (recentNext + 1) % H2FrameScanner.recentCapacity
+                } else if !recentIDs.contains(fh.streamID) && !isKnownStream(fh.streamID) {
                     return start
                 }
             }
         }
         return nil
-    }
-
-    /// Whether a HEADERS frame on `id` opens a stream below the highest one used (and is not
-    /// for a stream we know), recording it otherwise.
-    mutating func headersGoBackwards(_ id: Int32, isKnownStream: Bool) -> Bool {
-        if id <= maxStreamID {
-            return !isKnownStream && !recentIDs.contains(id)
-        }
-        maxStreamID = id
-        remember(id)
-        return false
-    }
-
-    private mutating func remember(_ id: Int32) {
-        if recentOrder.count < H2FrameScanner.recentCapacity {
-            recentOrder.append(id)
-        } else {
-            recentIDs.remove(recentOrder[recentNext])
-            recentOrder[recentNext] = id
-            recentNext = (recentNext + 1) % H2FrameScanner.recentCapacity
-        }
-        recentIDs.insert(id)
     }
 }

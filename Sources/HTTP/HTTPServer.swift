@@ -1,3 +1,23 @@
+// The HTTP module: one port, HTTP/2 (prior knowledge) and HTTP/1.1, on Dispatch and nghttp2.
+//
+// Code map:
+//   HTTPServer, ServerContext   start/stop/drain, the connection registry, signals
+//   Listener                    the listening socket and accept
+//   Connection                  one socket: serial queue, read/write sources, timer, output
+//                               buffer, protocol sniffing, handler Tasks
+//   H1Driver + H1Parser         HTTP/1.1: byte-by-byte request parser, keep-alive, pipelining
+//   H2Driver + H2Callbacks      HTTP/2: nghttp2 session via mem_recv/mem_send, C trampolines
+//   H2Stream, H2FrameScanner    per-stream state; the stream-id check nghttp2 leaves to us
+//   HTTPServerStats             counters for the metrics endpoint
+//
+// Architecture invariants:
+//   - Nothing here knows what a tokenizer is.
+//   - All of a connection's state (its driver, nghttp2 session, streams, buffers) is touched only
+//     on that connection's queue; handlers run in their own Tasks, never on it.
+//   - nghttp2 is never entered from inside one of its callbacks.
+//   - Every buffer is bounded: request bodies and headers by the configuration, output by
+//     `maxOutputBufferBytes` (then reading stops), pipelined input by the header budget.
+
 import Dispatch
 import Foundation
 import Glibc
@@ -36,6 +56,8 @@ public final class HTTPServer: Sendable {
 
     /// The port of the first listener (useful with port 0).
     public var boundPort: Int { listeners.withLock { $0.first?.port ?? 0 } }
+    /// The ports of every listener, in the order `start` was called.
+    public var boundPorts: [Int] { listeners.withLock { $0.map(\.port) } }
 
     public func stats() -> HTTPServerStats { context.stats.snapshot() }
 

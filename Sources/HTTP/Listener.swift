@@ -2,13 +2,16 @@ import Dispatch
 import Glibc
 
 /// A listening socket and the read source that accepts on it.
-/// @unchecked Sendable: `source` and `fd` are set in init and never change; the source's
-/// handler runs on its own serial queue.
+/// @unchecked Sendable: `fd`, `port`, `source` and `queue` are set in init and never change;
+/// `paused` and the source's state are touched only on `queue`.
 final class Listener: @unchecked Sendable {
     let fd: Int32
     let port: Int
+    private let queue = DispatchQueue(label: "vqtok.http.accept")
     private let source: DispatchSourceRead
     private let context: ServerContext
+    private var paused = false
+    private var cancelled = false
 
     init(host: String, port: Int, context: ServerContext) throws {
         self.context = context
@@ -46,14 +49,34 @@ final class Listener: @unchecked Sendable {
         }
         self.fd = fd
         self.port = Listener.describe(addr).port
-        self.source = DispatchSource.makeReadSource(fileDescriptor: fd,
-                                                    queue: DispatchQueue(label: "vqtok.http.accept"))
+        self.source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         source.setEventHandler { [self] in acceptAll() }
         source.setCancelHandler { Glibc.close(fd) }
     }
 
     func resume() { source.resume() }
-    func cancel() { source.cancel() }
+
+    func cancel() {
+        queue.async { [self] in
+            guard !cancelled else { return }
+            cancelled = true
+            if paused { source.resume() }  // a suspended source must not be released
+            source.cancel()
+        }
+    }
+
+    /// Out of descriptors: the listening socket stays readable, so stop watching it for a
+    /// moment instead of spinning (the pending connections wait in the backlog).
+    private func pause() {
+        guard !paused, !cancelled else { return }
+        paused = true
+        source.suspend()
+        queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+            guard paused else { return }
+            paused = false
+            source.resume()
+        }
+    }
 
     private func acceptAll() {
         while true {
@@ -67,7 +90,8 @@ final class Listener: @unchecked Sendable {
             if cfd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if errno == EMFILE || errno == ENFILE {
-                    context.logger.warning("accept: out of file descriptors")
+                    context.logger.warning("accept: out of file descriptors; pausing 100 ms")
+                    pause()
                 }
                 return
             }

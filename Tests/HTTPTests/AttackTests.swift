@@ -35,8 +35,10 @@ extension HTTPIntegrationTests {
                 let id = Int32(1 + 2 * i)
                 return H2.get("/hang", stream: id) + H2.rst(id)
             }
+            let rssBefore = residentBytes()
             async let normal = curl("\(s.base)/hello", http2: true)
             let (goaway, closed) = try await Self.attack(s.port, H2.start() + frames)
+            #expect(residentBytes() - rssBefore < 64 << 20, "memory stayed bounded")
             #expect(goaway != nil && closed)
             #expect(try await normal == "200|hello")
             #expect(s.probe.maxRunning <= 8, "running handlers stayed under the cap: \(s.probe.maxRunning)")
@@ -64,7 +66,9 @@ extension HTTPIntegrationTests {
             // CVE-2019-9515 / CVE-2019-9512: frames that each demand an ACK, never reading the ACKs.
             let one = kind == "settings" ? H2.settings() : H2.frame(.ping, [1, 2, 3, 4, 5, 6, 7, 8])
             let flood = [UInt8]((0..<30_000).flatMap { _ in one })
+            let rssBefore = residentBytes()
             let (_, closed) = try await Self.attack(s.port, H2.start() + flood)
+            #expect(residentBytes() - rssBefore < 64 << 20, "memory stayed bounded")
             #expect(closed)
             #expect((s.server.stats().connectionsClosedByReason["flood"] ?? 0) >= 1, "\(s.server.stats().connectionsClosedByReason)")
             try await expectServing(s)
@@ -134,6 +138,37 @@ extension HTTPIntegrationTests {
                 s.server.stats().connectionsClosedByReason["write_timeout"] == 1
             }
             withExtendedLifetime(c) {}
+            try await expectServing(s)
+            await s.stop()
+        }
+    
+
+        @Test func idleAndStalledConnectionsAreClosed() async throws {
+            let s = try Self.server { $0.idleTimeout = .milliseconds(400) }
+            let port = s.port
+            // HTTP/2 with nothing to do: GOAWAY(NO_ERROR), then closed.
+            async let h2Idle = Self.attack(port, H2.start())
+            // An upload that stalls mid-body: closed too.
+            async let h2Stalled = Self.attack(port, H2.start()
+                + H2.frame(.headers, flags: H2.endHeaders, stream: 1, H2.requestBlock("POST", "/echo"))
+                + H2.frame(.data, stream: 1, [1, 2, 3]))
+            // HTTP/1.1 keep-alive after a response: closed.
+            async let h1Idle = blocking { () -> Bool in
+                let c = try RawClient(port: port)
+                c.send("GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+                return c.waitForClose() && String(decoding: c.received, as: UTF8.self).hasSuffix("hello")
+            }
+            // A client that grants no flow-control window and waits: closed.
+            async let zeroWindow = Self.attack(port, H2.preface + H2.settings([(0x4, 0)])
+                + H2.get("/bytes?n=100000", stream: 1))
+            let (idleGoaway, idleClosed) = try await h2Idle
+            let (_, stalledClosed) = try await h2Stalled
+            #expect(idleGoaway?.goawayError == 0 && idleClosed)
+            #expect(stalledClosed)
+            #expect(try await h1Idle)
+            #expect(try await zeroWindow.closed)
+            #expect(s.server.stats().connectionsClosedByReason["idle_timeout"] == 4)
+            #expect(s.probe.started == 2)
             try await expectServing(s)
             await s.stop()
         }

@@ -106,5 +106,37 @@ extension HTTPIntegrationTests {
             #expect(r.status == 0 && r.stdoutText == "ok\n", "python=\(TestPaths.python): \(r.stdoutText)\(r.stderr)")
             await s.stop()
         }
+    
+
+        @Test func ipv6AndDualStackListeners() async throws {
+            let s = try TestServer()
+            try s.server.start(host: "::", port: 0)  // a second listener, dual-stack
+            let v6 = s.server.boundPorts.last!
+            #expect(try await curl("http://[::1]:\(v6)/hello", http2: true, ["-g"]) == "200|hello")
+            #expect(try await curl("http://127.0.0.1:\(v6)/hello", http2: false) == "200|hello")
+            await s.stop()
+        }
+
+        @Test func http1PipeliningAndHead() async throws {
+            let s = try TestServer()
+            let port = s.port
+            let reply = try await blocking { () -> String in
+                let c = try RawClient(port: port)
+                c.send("GET /hello HTTP/1.1\r\nhost: x\r\n\r\nHEAD /bytes?n=100 HTTP/1.1\r\nhost: x\r\n\r\n"
+                       + "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc")
+                _ = c.waitForClose()
+                return String(decoding: c.received, as: UTF8.self)
+            }
+            let responses = reply.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(responses.count == 3, "\(reply)")
+            #expect(responses.first?.hasSuffix("\r\n\r\nhello") == true)
+            // RFC 9110 §9.3.2: HEAD gets the GET headers (content-length 100) and no content.
+            #expect(responses.dropFirst().first?.contains("content-length: 100\r\n") == true)
+            #expect(responses.dropFirst().first?.hasSuffix("\r\n\r\n") == true)
+            #expect(responses.last?.contains("connection: close") == true && responses.last?.hasSuffix("abc") == true)
+            let head = try await run("curl", ["-sS", "--http2-prior-knowledge", "-I", "\(s.base)/bytes?n=100"])
+            #expect(head.stdoutText.contains("content-length: 100"), "\(head.stdoutText)")
+            await s.stop()
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import HTTP
 
@@ -83,6 +84,23 @@ extension HTTPIntegrationTests {
             #expect(st.streamsTotal == 1 && st.streamsOpen == 0 && st.handlersRunning == 0)
             #expect(st.bytesIn > 0 && st.bytesOut > 0)
             await s.stop()
+        }
+    
+
+        @Test func accessLogLines() async throws {
+            let store = CapturingLogHandler.Store()
+            let access = Logger(label: "test.access") { _ in CapturingLogHandler(store: store) }
+            let server = HTTPServer(handler: TestHandler(probe: HandlerProbe()), accessLogger: access)
+            try server.start(host: "127.0.0.1", port: 0)
+            let base = "http://127.0.0.1:\(server.boundPort)"
+            _ = try await curl("\(base)/bytes?n=7", http2: true)
+            _ = try await curl("\(base)/echo", http2: false, ["--data-binary", "abc"])
+            try await waitFor("two access lines") { store.lines.count == 2 }
+            let lines = store.lines.sorted()
+            // method, path, status, bytes in/out, duration, protocol, peer
+            #expect(lines[0].hasPrefix("GET /bytes?n=7 200 in=0 out=7 ") && lines[0].contains("ms HTTP/2 127.0.0.1:"), "\(lines[0])")
+            #expect(lines[1].hasPrefix("POST /echo 200 in=3 out=3 ") && lines[1].contains("ms HTTP/1.1 "), "\(lines[1])")
+            await server.stop()
         }
     }
 }

@@ -166,3 +166,31 @@ func expectServing(_ s: TestServer, sourceLocation: SourceLocation = #_sourceLoc
     #expect(try await curl("\(s.base)/hello", http2: true) == "200|hello", sourceLocation: sourceLocation)
     #expect(try await curl("\(s.base)/hello", http2: false) == "200|hello", sourceLocation: sourceLocation)
 }
+
+/// A swift-log handler that keeps the messages it is given.
+struct CapturingLogHandler: LogHandler {
+    /// @unchecked Sendable: `lines` is guarded by `lock`.
+    final class Store: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _lines: [String] = []
+        var lines: [String] { lock.lock(); defer { lock.unlock() }; return _lines }
+        func append(_ s: String) { lock.lock(); _lines.append(s); lock.unlock() }
+    }
+    let store: Store
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        store.append(event.message.description)
+    }
+}
+
+/// This process's resident memory in bytes (/proc/self/statm), for "memory stays bounded".
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+          let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
