@@ -221,6 +221,9 @@ def model_row(args, results: dict, t: int, b: int) -> None:
     if "vqtok" in args.contenders:
         row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
                                  "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
+    if args.patched and b <= args.patched_max_batch:
+        row["vqtok-patched"] = run_json([args.patched, "bench", "model", "--model", MODEL, "--input", images,
+                                         "--ids-out", work / f"ids_vqtok-patched_{key}.npy", *common], t)
     for layout in ("channels_last", "nchw"):
         name = f"pytorch-{layout}"
         if name in args.contenders and (layout == "channels_last" or b <= args.nchw_max_batch):
@@ -234,7 +237,8 @@ def model_row(args, results: dict, t: int, b: int) -> None:
         ref = work / f"ids_pytorch-nchw_{key}.npy"
     row["ids_equal_to_pytorch"] = {
         "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
-        "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref)}
+        "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref),
+        "vqtok-patched": agreement(work / f"ids_vqtok-patched_{key}.npy", ref)}
     results["model"][key] = row
     save(args, results)
 
@@ -348,7 +352,12 @@ def table(results: dict) -> str:
                              f"{ratio(torch_best, ours)} |")
                 lines.append(f"| {what} | {b} | {t} | {fmt(ours)} | {fmt(gf, 1)} | ONNX Runtime | {fmt(ort)} | "
                              f"{ratio(ort, ours)} |")
-        agree = [f"{k}: vqtok {v['ids_equal_to_pytorch']['vqtok']}, ORT {v['ids_equal_to_pytorch']['onnxruntime']}"
+                patched = med(row.get("vqtok-patched"), f"{what}_ms")
+                if patched is not None:
+                    lines.append(f"| {what} | {b} | {t} | {fmt(ours)} | {fmt(gf, 1)} | vqtok + prototypes patch "
+                                 f"(same run) | {fmt(patched)} | {ratio(patched, ours)} |")
+        agree = [f"{k}: " + ", ".join(f"{name} {share}" for name, share in v["ids_equal_to_pytorch"].items()
+                                     if share is not None)
                  for k, v in results["model"].items()]
         lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree), ""]
         lines += ["| memory and start-up | batch | threads | vqtok load ms | vqtok RSS after load MB | "
@@ -419,6 +428,9 @@ def main() -> None:
                                                            "21 for search)")
     ap.add_argument("--nchw-max-batch", type=int, default=8,
                     help="time PyTorch's default layout only up to this batch (channels_last always)")
+    ap.add_argument("--patched", help="a second vqtok binary (e.g. built with Benchmarks/prototypes/*.patch), "
+                                      "timed beside vqtok in the model rows")
+    ap.add_argument("--patched-max-batch", type=int, default=1)
     ap.add_argument("--stop-after", type=float, default=0, help="minutes after which no new row starts")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--table-only", type=Path, help="print the table of an earlier results JSON")

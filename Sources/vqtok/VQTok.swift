@@ -5,9 +5,9 @@ struct VQTok: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqtok",
         abstract: "Image tokenizers of the VQGAN family: image to token ids and back, over HTTP/2.",
-        subcommands: [EncodeCommand.self, DecodeCommand.self, InspectCommand.self,
+        subcommands: [ServeCommand.self, EncodeCommand.self, DecodeCommand.self, InspectCommand.self,
                       BenchCommand.self],
-        defaultSubcommand: nil
+        defaultSubcommand: ServeCommand.self
     )
 
     static func main() async {

@@ -91,12 +91,8 @@ struct Run {
 
 /// Runs the `vqtok` built beside this test bundle (the test target depends on it).
 func vqtok(_ arguments: [String]) throws -> Run {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("vqtok")
     let process = Process()
-    process.executableURL = FileManager.default.fileExists(atPath: binary.path)
-        ? binary
-        : Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("vqtok")
+    process.executableURL = vqtokBinary()
     process.arguments = arguments
     let out = temporaryFile("stdout"), err = temporaryFile("stderr")
     _ = FileManager.default.createFile(atPath: out.path, contents: nil)
