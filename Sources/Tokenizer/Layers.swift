@@ -40,8 +40,7 @@ struct GroupNormLayer: Sendable {
 
     /// out = swish(GroupNorm(x)), the pairing every taming block uses.
     func forwardSwish(_ out: inout Tensor, _ x: Tensor) {
-        groupNorm(&out, x, groups: groups, weight: weight, bias: bias, eps: eps)
-        silu(&out)
+        groupNormSiLU(&out, x, groups: groups, weight: weight, bias: bias, eps: eps)
     }
 }
 
