@@ -11,11 +11,16 @@ public struct BatchPolicy: Sendable, Equatable {
     public var timeout: Duration
     /// Threads that run this model's batches, apart from the connection queues.
     public var workers: Int
+    /// Most pixels in one batch (input pixels for encode, output pixels for decode), so that a
+    /// batch of large images stays within memory; a single larger item still runs alone.
+    public var maxBatchPixels: Int
 
     public init(maxBatchItems: Int = 16, maxWait: Duration = .zero, queueCapacity: Int = 256,
-                timeout: Duration = .seconds(30), workers: Int = 1) {
-        precondition(maxBatchItems > 0 && queueCapacity > 0 && workers > 0, "batch policy values must be positive")
+                timeout: Duration = .seconds(30), workers: Int = 1, maxBatchPixels: Int = 1 << 20) {
+        precondition(maxBatchItems > 0 && queueCapacity > 0 && workers > 0 && maxBatchPixels > 0,
+                     "batch policy values must be positive")
         self.maxBatchItems = maxBatchItems
+        self.maxBatchPixels = maxBatchPixels
         self.maxWait = maxWait
         self.queueCapacity = queueCapacity
         self.timeout = timeout
@@ -30,6 +35,8 @@ struct QueuedItem<Payload, Key: Hashable> {
     var index: Int
     var key: Key
     var payload: Payload
+    /// What the item weighs against `maxBatchPixels`.
+    var cost: Int = 1
     var enqueued: ContinuousClock.Instant
     var deadline: ContinuousClock.Instant
 }
@@ -40,7 +47,8 @@ struct BatchQueue<Payload, Key: Hashable> {
     typealias Item = QueuedItem<Payload, Key>
 
     enum Decision {
-        /// Run these items as one batch (all share a key, at most `maxBatchItems`).
+        /// Run these items as one batch (all share a key; at most `maxBatchItems` and, unless a
+        /// single item is heavier, `maxBatchPixels`).
         case run([Item])
         /// A batch is forming; look again at this time (or when items arrive).
         case wait(until: ContinuousClock.Instant)
@@ -87,11 +95,15 @@ struct BatchQueue<Payload, Key: Hashable> {
     mutating func next(now: ContinuousClock.Instant) -> Decision {
         guard let head = items.first else { return .idle }
         var chosen: [Int] = []
+        var cost = 0
+        var full = false
         for (i, item) in items.enumerated() where item.key == head.key {
+            if !chosen.isEmpty && cost + item.cost > policy.maxBatchPixels { full = true; break }
             chosen.append(i)
-            if chosen.count == policy.maxBatchItems { break }
+            cost += item.cost
+            if chosen.count == policy.maxBatchItems { full = true; break }
         }
-        if chosen.count < policy.maxBatchItems && policy.maxWait > .zero {
+        if !full && policy.maxWait > .zero {
             let readyAt = head.enqueued + policy.maxWait
             if now < readyAt { return .wait(until: readyAt) }
         }

@@ -50,6 +50,7 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
     public let name: String
     public let policy: BatchPolicy
     private let process: Process
+    private let cost: @Sendable (Payload) -> Int
     private let observer: BatchObserver
     private let clock = ContinuousClock()
     private let condition = NSCondition()
@@ -59,10 +60,12 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
     private var stopping = false
     private var liveThreads = 0
 
+    /// `cost` weighs each payload against the policy's `maxBatchPixels` (by default 1 each).
     public init(name: String, policy: BatchPolicy, observer: BatchObserver = BatchObserver(),
-                process: @escaping Process) {
+                cost: @escaping @Sendable (Payload) -> Int = { _ in 1 }, process: @escaping Process) {
         self.name = name
         self.policy = policy
+        self.cost = cost
         self.process = process
         self.observer = observer
         queue = BatchQueue(policy: policy)
@@ -116,7 +119,8 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
             return
         }
         let queued = items.enumerated().map { index, item in
-            QueuedItem(request: id, index: index, key: item.key, payload: item.payload, enqueued: now, deadline: deadline)
+            QueuedItem(request: id, index: index, key: item.key, payload: item.payload, cost: cost(item.payload),
+                       enqueued: now, deadline: deadline)
         }
         guard queue.admit(queued) else {
             condition.unlock()

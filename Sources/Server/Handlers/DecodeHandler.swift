@@ -19,12 +19,11 @@ struct DecodeHandler: Sendable {
         let result = try await model.decode(grids)
         metrics.stage(.queue, model: model.name, duration: result.queueTime)
         let start = ContinuousClock.now
-        var files: [[UInt8]] = []
-        for output in result.outputs {
+        let files = try await result.outputs.concurrentMap { _, output throws(ServiceError) -> [UInt8] in
             guard case .image(let tensor) = output else { preconditionFailure("decode gave no image") }
             let image = ImageTensor.toImages(tensor)[0]
             do {
-                files.append(try ImageCodec.encode(image, as: format, quality: quality))
+                return try ImageCodec.encode(image, as: format, quality: quality)
             } catch {
                 throw .internalError("encoding the \(format.rawValue) answer failed: \(error)")
             }

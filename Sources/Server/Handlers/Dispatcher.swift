@@ -18,10 +18,14 @@ extension TokenizerService {
         response.headers += [("x-queue-time", Self.ms(response.queueTime)),
                              ("x-compute-time", Self.ms(response.computeTime)),
                              ("x-total-time", Self.ms(total))]
-        metrics.request(route: route?.template ?? Route.unmatchedTemplate, method: request.method,
+        // Labels stay bounded whatever clients send: route templates, known methods, statuses.
+        let method = Self.knownMethods.contains(request.method) ? request.method : "other"
+        metrics.request(route: route?.template ?? Route.unmatchedTemplate, method: method,
                         status: Task.isCancelled ? ServiceError.cancelled.status : response.status, duration: total)
         return response
     }
+
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
     static func ms(_ d: Duration) -> String {
         let value = (d.milliseconds * 1000).rounded() / 1000

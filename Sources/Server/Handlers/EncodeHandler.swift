@@ -1,3 +1,4 @@
+import Checkpoint
 import Tensor
 
 /// POST /v1/models/{model}/encode: images (one, or a multipart/form-data batch) to token ids.
@@ -19,13 +20,13 @@ struct EncodeHandler: Sendable {
         }
         let (files, batched) = try input.files(in: request)
         let name = model.name
-        var tensors: [Tensor] = []
-        for (n, file) in files.enumerated() {
+        let config = model.engine.config
+        let tensors = try await files.concurrentMap { [self] n, file throws(ServiceError) -> Tensor in
             let label = batched ? "part \(n)" : "the body"
             let image = try timed(.imageDecode, name) { () throws(ServiceError) in try input.decode(file, label: label) }
-            tensors.append(try timed(.preprocess, name) { () throws(ServiceError) in
-                try input.preprocess(image, mode: mode, config: model.engine.config, label: label)
-            })
+            return try timed(.preprocess, name) { () throws(ServiceError) in
+                try input.preprocess(image, mode: mode, config: config, label: label)
+            }
         }
         try Task.checkCancellation(or: .cancelled)
         let result = try await model.encode(tensors)

@@ -82,6 +82,15 @@ struct ImageInput {
         let ready: RGBImage
         switch mode {
         case .crop:
+            // An extreme aspect ratio makes the resized image before the crop enormous (1x100000
+            // to shortest side 256 is 256x25600000): refuse it rather than allocate it.
+            let resized = ImageGeometry.shortestSideSize(width: image.width, height: image.height, to: side)
+            let (w, overflow) = resized.width.multipliedReportingOverflow(by: resized.height)
+            guard !overflow, w <= max(maxImagePixels, side * side) else {
+                throw .tooLarge("\(label) is \(image.width)x\(image.height); resizing its shortest side to \(side) "
+                    + "would make \(resized.width)x\(resized.height) pixels, over the limit of \(maxImagePixels); "
+                    + "use resize=whole")
+            }
             ready = image.resizeShortestSideAndCenterCrop(to: side, filter: filter)
         case .whole:
             ready = image.resizeWhole(width: side, height: side, filter: filter)

@@ -43,8 +43,9 @@ final class ModelRuntime: Sendable {
             batchRan: { items, _ in metrics.batch(model: name, items: items) },
             dropped: { reason, items in metrics.dropped(model: name, reason: reason.rawValue, items: items) })
         let stages = StageClock { metrics.stage($0, model: name, duration: $1) }
-        scheduler = BatchScheduler(name: name, policy: configuration.batching, observer: observer) {
-            jobs throws(ServiceError) in try Self.run(jobs, engine: engine, stages: stages)
+        scheduler = BatchScheduler(name: name, policy: configuration.batching, observer: observer,
+                                   cost: { Self.pixels($0, factor: f) }) { jobs throws(ServiceError) in
+            try Self.run(jobs, engine: engine, stages: stages)
         }
     }
 
@@ -71,6 +72,14 @@ final class ModelRuntime: Sendable {
     }
 
     func shutdown() { scheduler.shutdown() }
+
+    /// The pixels a job works on: its input image, or the image its grid decodes to.
+    static func pixels(_ job: Job, factor: Int) -> Int {
+        switch job {
+        case .encode(let tensor): tensor.shape[2] * tensor.shape[3]
+        case .decode(let grid): grid.shape[0] * grid.shape[1] * factor * factor
+        }
+    }
 
     /// Runs one batch (all jobs share a kind and a size).
     static func run(_ jobs: [Job], engine: any TokenizerEngine, stages: StageClock) throws(ServiceError) -> [JobOutput] {

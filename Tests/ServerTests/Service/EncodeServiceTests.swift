@@ -81,6 +81,10 @@ import Testing
                       400, "corrupt")
         h.expectError(await h.send("POST", path, headers: ["content-type": "image/png"],
                                    body: try TestImages.png(width: 200, height: 100)), 413, "20000")
+        h.expectError(await h.send("POST", path, headers: ["content-type": "image/png"],
+                                   body: try TestImages.png(width: 2, height: 200)), 413, "resize=whole")
+        #expect(await h.send("POST", path + "?resize=whole", headers: ["content-type": "image/png"],
+                             body: try TestImages.png(width: 2, height: 200)).status == 200)
         h.expectError(await h.send("POST", path + "?resize=fit", headers: ["content-type": "image/png"], body: png),
                       400, "resize=fit")
         h.expectError(await h.send("POST", path + "?size=3", headers: ["content-type": "image/png"], body: png),

@@ -50,6 +50,7 @@ import Testing
         _ = await h.send("POST", "/v1/models/tiny/encode", headers: ["content-type": "image/png"], body: try TestImages.png())
         _ = await h.send("POST", "/v1/models/tiny/encode", headers: ["content-type": "text/plain"], body: [1])
         _ = await h.send("GET", "/nothing/here")
+        _ = await h.send("BREW", "/healthz")
         _ = await h.send("POST", "/v1/models/tiny/decode", headers: ["content-type": "application/json"],
                          body: Array(#"{"shape":[1,1],"ids":[5]}"#.utf8))
         let r = await h.send("GET", "/metrics")
@@ -59,6 +60,8 @@ import Testing
         #expect(text.value("vqtok_requests_total", ["route": route, "status": "200"]) == 1)
         #expect(text.value("vqtok_requests_total", ["route": route, "status": "415"]) == 1)
         #expect(text.value("vqtok_requests_total", ["route": "unmatched", "status": "404"]) == 1)
+        #expect(text.value("vqtok_requests_total", ["route": "/healthz", "method": "other", "status": "405"]) == 1,
+                "unknown methods share one label value")
         for stage in ["queue", "image_decode", "preprocess", "encoder", "quantize", "decoder", "image_encode"] {
             #expect((text.value("vqtok_stage_duration_seconds_count", ["model": "tiny", "stage": stage]) ?? 0) >= 1,
                     "stage \(stage)")

@@ -6,8 +6,8 @@ import Testing
     let t0 = ContinuousClock.now
 
     private func item(_ request: UInt64, _ index: Int = 0, key: Int = 0, at offset: Duration = .zero,
-                      timeout: Duration = .seconds(10)) -> QueuedItem<String, Int> {
-        QueuedItem(request: request, index: index, key: key, payload: "r\(request).\(index)",
+                      timeout: Duration = .seconds(10), cost: Int = 1) -> QueuedItem<String, Int> {
+        QueuedItem(request: request, index: index, key: key, payload: "r\(request).\(index)", cost: cost,
                    enqueued: t0 + offset, deadline: t0 + offset + timeout)
     }
 
@@ -29,6 +29,16 @@ import Testing
         for r in 1...5 { _ = queue.admit([item(UInt64(r))]) }
         #expect(batch(queue.next(now: t0)) == ["r1.0", "r2.0", "r3.0"])
         #expect(batch(queue.next(now: t0)) == ["r4.0", "r5.0"])
+    }
+
+    @Test func keepsBatchesWithinThePixelBudget() {
+        var queue = BatchQueue<String, Int>(policy: BatchPolicy(maxBatchItems: 8, maxWait: .seconds(1), maxBatchPixels: 100))
+        for r in 1...3 { _ = queue.admit([item(UInt64(r), cost: 40)]) }
+        _ = queue.admit([item(4, key: 1, cost: 500)])
+        #expect(batch(queue.next(now: t0)) == ["r1.0", "r2.0"], "a batch at its pixel budget does not wait")
+        #expect(batch(queue.next(now: t0)) == nil, "r3 waits for company")
+        #expect(batch(queue.next(now: t0 + .seconds(1))) == ["r3.0"])
+        #expect(batch(queue.next(now: t0 + .seconds(1))) == ["r4.0"], "a single heavier item runs alone")
     }
 
     @Test func batchesOnlyItemsWithTheHeadsKey() {
