@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+from urllib.parse import unquote
 
 import numpy as np
 from PIL import Image
@@ -99,7 +100,7 @@ def locate(pkg, path, debdir):
         deb = sorted(glob.glob(os.path.join(debdir, f"{pkg}_*.deb")))[-1]
         subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
     deb = sorted(glob.glob(os.path.join(debdir, f"{pkg}_*.deb")))
-    version = os.path.basename(deb[-1]).split("_")[1] if deb else None
+    version = unquote(os.path.basename(deb[-1]).split("_")[1]) if deb else None
     return root + path, version
 
 

@@ -112,7 +112,7 @@ def lr_at(step, steps, lr, warmup):
 
 def save(path, model, opt, step, args, cfg, log):
     tmp = path + ".tmp"
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+    torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "opt": opt.state_dict(), "step": step,
                 "args": vars(args), "config": cfg, "log": log}, tmp)
     os.replace(tmp, path)
 
@@ -142,6 +142,7 @@ def main():
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--resume", default=None, help="checkpoint to continue from")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, or auto (cuda when available)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -155,8 +156,11 @@ def main():
 
     images = Images(os.path.join(args.data, "train"), rng)
     f = 2 ** (len(cfg["encoder_decoder"]["ch_mult"]) - 1)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if args.device == "auto" else args.device))
     model = VQGANLC(cfg)
-    pca = init_codebook(model, images, f)
+    pca = init_codebook(model, images, f)  # on the CPU, so E and W do not depend on the device
+    model.to(device)
     with torch.no_grad():
         P0 = model.projected_codebook()
         mu_p0, cov_p0 = P0.mean(0), torch.cov(P0.t())
@@ -170,7 +174,7 @@ def main():
                             {"params": proj, "lr_mult": args.proj_lr_mult}], lr=args.lr, betas=(0.9, 0.99))
     step0, log = 0, []
     if args.resume:
-        ck = torch.load(args.resume, map_location="cpu")
+        ck = torch.load(args.resume, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step0, log = ck["step"], ck.get("log", [])
@@ -189,7 +193,7 @@ def main():
     for step in range(step0, args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup) * g["lr_mult"]
-        x = to_tensor(images.crops(args.batch, args.crop))
+        x = to_tensor(images.crops(args.batch, args.crop)).to(device)
         xr, ids, cb_loss, commit, z_lat = model(x, return_latents=True)
         mse = F.mse_loss(xr, x)
         loss = mse + cb_loss + args.beta * commit
@@ -212,7 +216,7 @@ def main():
         acc["n"] += 1
         if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
             w = torch.cat(window[-200:])
-            counts = torch.bincount(w, minlength=K).double()
+            counts = torch.bincount(w, minlength=K).double().cpu()
             pr = counts / counts.sum()
             ppl = torch.exp(-(pr[pr > 0] * pr[pr > 0].log()).sum()).item()
             m = acc["mse"] / acc["n"]

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Group normalization (PyTorch's GroupNorm; biased variance, as PyTorch uses).
 ///
 ///     x      [B, C, H, W]     (any trailing dims: the statistics run over C/G channels × the rest)
@@ -9,6 +11,22 @@
 /// then squared deviations), float SIMD within blocks of 1024 values, blocks summed in Double.
 public func groupNorm(_ out: inout Tensor, _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
                       eps: Float) {
+    normalizeGroups(&out, x, groups: groups, weight: weight, bias: bias, eps: eps, swish: false)
+}
+
+/// SiLU(GroupNorm(x)) in one pass over the output: out = n · sigmoid(n), n = groupNorm(x).
+///
+///     x [B, C, H, W] → out [B, C, H, W]      (same contract as `groupNorm`, then `silu`)
+///
+/// The pairing every taming block uses (ResnetBlock's norm → swish, norm_out → swish): the
+/// normalized values are activated while still in registers instead of in a second pass.
+public func groupNormSiLU(_ out: inout Tensor, _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
+                          eps: Float) {
+    normalizeGroups(&out, x, groups: groups, weight: weight, bias: bias, eps: eps, swish: true)
+}
+
+private func normalizeGroups(_ out: inout Tensor, _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?,
+                             eps: Float, swish: Bool) {
     precondition(x.shape.count >= 2, "groupNorm wants [B, C, ...]")
     let (batch, channels) = (x.shape[0], x.shape[1])
     precondition(groups > 0 && channels % groups == 0, "groupNorm: \(channels) channels do not split into \(groups) groups")
@@ -45,7 +63,11 @@ public func groupNorm(_ out: inout Tensor, _ x: Tensor, groups: Int, weight: Ten
                             let a = Float(Double(scale.base[c]) * invStd)
                             let b = Float(Double(shift.base[c]) - mean * Double(scale.base[c]) * invStd)
                             let offset = start + cg * plane
-                            scaleAndShift(src.base + offset, into: dst.base + offset, count: plane, a, b)
+                            if swish {
+                                scaleShiftSiLU(src.base + offset, into: dst.base + offset, count: plane, a, b)
+                            } else {
+                                scaleAndShift(src.base + offset, into: dst.base + offset, count: plane, a, b)
+                            }
                         }
                     }
                 }
@@ -110,4 +132,20 @@ private func scaleAndShift(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoi
         i += 16
     }
     while i < count { out[i] = x[i] * a + b; i += 1 }
+}
+
+/// out[i] = y · sigmoid(y) with y = x[i]·a + b (polynomial exp, as `silu`).
+private func scaleShiftSiLU(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
+                            _ a: Float, _ b: Float) {
+    var i = 0
+    while i + 16 <= count {
+        let y = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) * a + b
+        UnsafeMutableRawPointer(out + i).storeBytes(of: y / (1 + expClamped(-y)), as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count {
+        let y = x[i] * a + b
+        out[i] = y / (1 + exp(-y))
+        i += 1
+    }
 }

@@ -1,23 +1,39 @@
 import Tensor
 
 /// nn.Conv2d: `<name>.weight` [out, in, k, k] and `<name>.bias` [out].
+///
+/// 3×3 stride-1 pad-1 convolutions with at least 8 input channels run by Winograd F(2×2, 3×3),
+/// their weights transformed once here (the original weights are not kept); the rest (conv_in
+/// on 3 image channels, the stride-2 downsample, 1×1) by im2col + sgemm.
 struct Conv2dLayer: Sendable {
-    let weight: Tensor
+    enum Kernel: Sendable {
+        case im2col(Tensor)
+        case winograd(Conv3x3Winograd)
+    }
+
+    let kernel: Kernel
     let bias: Tensor
     let stride: Int
     let padding: Padding2D
 
     init(_ weights: Weights, _ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
          stride: Int = 1, padding: Padding2D? = nil) throws {
-        weight = try weights.require("\(name).weight", [outChannels, inChannels, kernel, kernel])
+        let weight = try weights.require("\(name).weight", [outChannels, inChannels, kernel, kernel])
         bias = try weights.require("\(name).bias", [outChannels])
         self.stride = stride
         self.padding = padding ?? .symmetric(kernel / 2)
+        let winograd = kernel == 3 && stride == 1 && self.padding == .symmetric(1) && inChannels >= 8
+        self.kernel = winograd ? .winograd(Conv3x3Winograd(weight: weight)) : .im2col(weight)
     }
 
-    /// out [B, out, Ho, Wo] = conv(x [B, in, H, W])
+    /// out [B, out, Ho, Wo] = conv(x [B, in, H, W]); `columns` is the scratch of either algorithm.
     func forward(_ out: inout Tensor, _ x: Tensor, columns: inout [Float]) {
-        conv2d(&out, x, weight: weight, bias: bias, stride: stride, padding: padding, columns: &columns)
+        switch kernel {
+        case .im2col(let weight):
+            conv2d(&out, x, weight: weight, bias: bias, stride: stride, padding: padding, columns: &columns)
+        case .winograd(let weight):
+            conv3x3Winograd(&out, x, weight: weight, bias: bias, scratch: &columns)
+        }
     }
 }
 
@@ -40,8 +56,7 @@ struct GroupNormLayer: Sendable {
 
     /// out = swish(GroupNorm(x)), the pairing every taming block uses.
     func forwardSwish(_ out: inout Tensor, _ x: Tensor) {
-        groupNorm(&out, x, groups: groups, weight: weight, bias: bias, eps: eps)
-        silu(&out)
+        groupNormSiLU(&out, x, groups: groups, weight: weight, bias: bias, eps: eps)
     }
 }
 

@@ -47,6 +47,24 @@ import Testing
         }
         assertClose("groupNorm 32 groups", out.storage, want, tolerance: 1e-5)
     }
+
+    /// The fused kernel against groupNorm then silu, over planes that are not multiples of 16
+    /// (the scalar tails), batch > 1, with and without the affine parameters.
+    @Test(arguments: [(1, 4, 1, 1, 2), (2, 6, 3, 5, 3), (3, 64, 7, 9, 32), (1, 32, 17, 33, 8), (2, 8, 1, 2100, 4)])
+    func fusedSiLUMatchesSeparate(batch: Int, channels: Int, height: Int, width: Int, groups: Int) {
+        var values = SeededValues(seed: UInt64(channels * 100 + width))
+        let x = values.tensor([batch, channels, height, width])
+        let gamma = values.tensor([channels]), beta = values.tensor([channels])
+        for (weight, bias) in [(gamma, beta), (nil, nil)] as [(Tensor?, Tensor?)] {
+            var want = Tensor(zeros: [0])
+            groupNorm(&want, x, groups: groups, weight: weight, bias: bias, eps: 1e-6)
+            silu(&want)
+            var got = Tensor(zeros: [5])
+            groupNormSiLU(&got, x, groups: groups, weight: weight, bias: bias, eps: 1e-6)
+            #expect(got.shape == x.shape)
+            assertClose("groupNormSiLU \(x.shape) affine \(weight != nil)", got, want, tolerance: 1e-6)
+        }
+    }
 }
 
 @Suite struct ElementwiseTests {

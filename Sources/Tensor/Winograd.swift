@@ -1,0 +1,234 @@
+/// The weights of a 3×3 convolution transformed for Winograd F(2×2, 3×3), once, at load:
+///
+///     weight      [O, C, 3, 3]       (PyTorch layout)
+///     transformed [16, O, C]         U[ξ][o][c] = (G g Gᵀ)[ξ] for g = weight[o, c], ξ = 4·i + j
+///
+/// with G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]. 16/9 of the original's memory.
+public struct Conv3x3Winograd: Sendable {
+    public let outChannels: Int
+    public let inChannels: Int
+    let transformed: [Float]
+
+    public init(weight: Tensor) {
+        precondition(weight.shape.count == 4 && weight.shape[2] == 3 && weight.shape[3] == 3,
+                     "Conv3x3Winograd wants a [O, C, 3, 3] weight, got \(weight.shape)")
+        let (o, c) = (weight.shape[0], weight.shape[1])
+        outChannels = o
+        inChannels = c
+        var u = [Float](repeating: 0, count: 16 * o * c)
+        for oc in 0..<(o * c) {
+            let g = weight.storage[(oc * 9)..<(oc * 9 + 9)].map(Double.init)
+            // G g: 4×3, then (G g) Gᵀ: 4×4, in Double so the only rounding is the final one.
+            var t = [Double](repeating: 0, count: 12)
+            for j in 0..<3 {
+                let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
+                t[j] = g0
+                t[3 + j] = 0.5 * (g0 + g1 + g2)
+                t[6 + j] = 0.5 * (g0 - g1 + g2)
+                t[9 + j] = g2
+            }
+            for i in 0..<4 {
+                let (a, b, e) = (t[i * 3], t[i * 3 + 1], t[i * 3 + 2])
+                let row = [a, 0.5 * (a + b + e), 0.5 * (a - b + e), e]
+                for j in 0..<4 { u[(i * 4 + j) * o * c + oc] = Float(row[j]) }
+            }
+        }
+        transformed = u
+    }
+}
+
+/// 3×3 convolution, stride 1, zero padding 1 on every side, by Winograd F(2×2, 3×3).
+///
+///     input  [B, C, H, W]   (any H, W ≥ 1: the last tile row / column is cut where H or W is odd)
+///     weight Conv3x3Winograd of a [O, C, 3, 3] weight
+///     bias   [O] or nil
+///     out    [B, O, H, W]
+///
+/// The image is cut into 2×2 output tiles, ⌈H/2⌉ × ⌈W/2⌉, processed in bands of whole tile rows.
+/// Per band: V = Bᵀ d B for every 4×4 input tile d ([16, C, tiles]), 16 sgemms
+/// M[ξ] = U[ξ]·V[ξ] ([O×C]·[C×tiles]) and Y = Aᵀ M A (+ bias) into the output: 16
+/// multiply-adds per 2×2 outputs and input channel instead of im2col's 36. `scratch` holds
+/// V and M for one band (about 8 MiB at most, grown on demand and reused across calls).
+public func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winograd, bias: Tensor?,
+                            scratch: inout [Float]) {
+    conv3x3Winograd(&out, input, weight: weight, bias: bias, scratch: &scratch, bandFloats: 1 << 21)
+}
+
+/// `conv3x3Winograd` with V and M of one band near `bandFloats` floats (tests use small bands).
+func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winograd, bias: Tensor?,
+                     scratch: inout [Float], bandFloats: Int) {
+    precondition(input.shape.count == 4, "conv3x3Winograd wants NCHW input")
+    let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+    let outChannels = weight.outChannels
+    precondition(weight.inChannels == channels, "conv3x3Winograd: weight \(weight.inChannels) channels, input \(input.shape)")
+    precondition(bias == nil || bias!.shape == [outChannels], "conv3x3Winograd: bias must be [\(outChannels)]")
+    out.resize(to: [batch, outChannels, height, width])
+    guard batch > 0 && height > 0 && width > 0 && outChannels > 0 else { return }
+
+    let tiles = WinogradTiling(channels: channels, outChannels: outChannels, height: height, width: width,
+                               bandFloats: bandFloats)
+    let need = 16 * (channels + outChannels) * tiles.perBand
+    if scratch.count < need { scratch.append(contentsOf: repeatElement(0, count: need - scratch.count)) }
+    let zeros = [Float](repeating: 0, count: bias == nil ? outChannels : 0)
+    let biasValues = bias?.storage ?? zeros
+
+    input.storage.withUnsafeBufferPointer { inBuf in
+        weight.transformed.withUnsafeBufferPointer { uBuf in
+            out.storage.withUnsafeMutableBufferPointer { outBuf in
+                scratch.withUnsafeMutableBufferPointer { scratchBuf in
+                    biasValues.withUnsafeBufferPointer { biasBuf in
+                        let v = scratchBuf.baseAddress!
+                        let m = v + 16 * channels * tiles.perBand
+                        for b in 0..<batch {
+                            let image = inBuf.baseAddress! + b * channels * height * width
+                            let result = outBuf.baseAddress! + b * outChannels * height * width
+                            var firstRow = 0
+                            while firstRow < tiles.rows {
+                                let band = WinogradBand(tiling: tiles, firstRow: firstRow,
+                                                        rows: min(tiles.bandRows, tiles.rows - firstRow))
+                                winogradInputTransform(into: v, image: image, band)
+                                let p = band.count
+                                for xi in 0..<16 {
+                                    BLAS.sgemm(m: outChannels, n: p, k: channels,
+                                               a: uBuf.baseAddress! + xi * outChannels * channels, lda: channels,
+                                               b: v + xi * channels * p, ldb: p,
+                                               c: m + xi * outChannels * p, ldc: p)
+                                }
+                                winogradOutputTransform(into: result, products: m, bias: biasBuf.baseAddress!, band)
+                                firstRow += band.rows
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How an image is cut into 2×2 output tiles and bands of tile rows.
+struct WinogradTiling: Sendable {
+    var channels, outChannels, height, width: Int
+    /// Tile rows ⌈H/2⌉, tiles per row ⌈W/2⌉, tile rows per band, tiles per full band.
+    var rows, columns, bandRows, perBand: Int
+
+    init(channels: Int, outChannels: Int, height: Int, width: Int, bandFloats: Int) {
+        (self.channels, self.outChannels, self.height, self.width) = (channels, outChannels, height, width)
+        rows = (height + 1) / 2
+        columns = (width + 1) / 2
+        // V and M of one band near `bandFloats`, but at least ~256 tiles so the sgemms stay wide
+        // (tests pass a tiny budget to get several bands from a small image).
+        let minimumTiles = bandFloats >= 1 << 20 ? 256 : 1
+        let budgetTiles = max(minimumTiles, bandFloats / (16 * (channels + outChannels)))
+        bandRows = max(1, min(rows, budgetTiles / columns))
+        perBand = bandRows * columns
+    }
+}
+
+/// Tile rows firstRow ..< firstRow + rows of one image.
+struct WinogradBand: Sendable {
+    var tiling: WinogradTiling
+    var firstRow, rows: Int
+    /// Tiles in this band: the column count of V[ξ] and M[ξ].
+    var count: Int { rows * tiling.columns }
+}
+
+/// V[ξ][c][t] = (Bᵀ d B)[ξ] for every tile t of the band, d the 4×4 input patch at rows
+/// 2·ty − 1 ..< 2·ty + 3, columns 2·tx − 1 ..< 2·tx + 3 (zero outside the image), with
+/// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
+///
+/// Each input row is split into E[k] = x[2k − 1] and O[k] = x[2k] (k = 0 ... ⌈W/2⌉, zero
+/// outside), so tile tx reads E[tx], O[tx], E[tx + 1], O[tx + 1]: every loop runs contiguously
+/// over tx. Channels are spread over the cores.
+func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, _ band: WinogradBand) {
+    let g = band.tiling
+    let (tw, p) = (g.columns, band.count)
+    let n = tw + 1
+    let dst = SharedPointer(v)
+    let src = SharedConstPointer(image)
+    Parallel.forChunks(g.channels, minimumChunk: max(1, (1 << 14) / max(1, 16 * p))) { channelRange in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * n) { lines in
+            let split = lines.baseAddress!
+            for c in channelRange {
+                let plane = src.base + c * g.height * g.width
+                for r in 0..<band.rows {
+                    let ty = band.firstRow + r
+                    for i in 0..<4 {
+                        let (e, o) = (split + 2 * i * n, split + (2 * i + 1) * n)
+                        let y = 2 * ty - 1 + i
+                        guard y >= 0 && y < g.height else {
+                            e.update(repeating: 0, count: 2 * n)
+                            continue
+                        }
+                        let line = plane + y * g.width
+                        e[0] = 0
+                        for k in 1..<n { e[k] = 2 * k - 1 < g.width ? line[2 * k - 1] : 0 }
+                        for k in 0..<n { o[k] = 2 * k < g.width ? line[2 * k] : 0 }
+                    }
+                    let stride = g.channels * p
+                    for i in 0..<4 {
+                        // Row i of Bᵀ d: d0 − d2, d1 + d2, d2 − d1, d1 − d3 (d_i = input row i of the tile).
+                        let (first, second, sign): (Int, Int, Float) =
+                            switch i {
+                            case 0: (0, 2, -1)
+                            case 1: (1, 2, 1)
+                            case 2: (2, 1, -1)
+                            default: (1, 3, -1)
+                            }
+                        let (ea, oa) = (split + 2 * first * n, split + (2 * first + 1) * n)
+                        let (eb, ob) = (split + 2 * second * n, split + (2 * second + 1) * n)
+                        let out = dst.base + 4 * i * stride + c * p + r * tw
+                        for tx in 0..<tw {
+                            let a0 = ea[tx] + sign * eb[tx], a1 = oa[tx] + sign * ob[tx]
+                            let a2 = ea[tx + 1] + sign * eb[tx + 1], a3 = oa[tx + 1] + sign * ob[tx + 1]
+                            out[tx] = a0 - a2
+                            out[stride + tx] = a1 + a2
+                            out[2 * stride + tx] = a2 - a1
+                            out[3 * stride + tx] = a1 - a3
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// out[o, 2·ty + a, 2·tx + b] = (Aᵀ M[·][o][t] A)[a][b] + bias[o] for the band's tiles, with
+/// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; the pixels past an odd H or W are not written.
+/// Output channels are spread over the cores.
+func winogradOutputTransform(into out: UnsafeMutablePointer<Float>, products m: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>, _ band: WinogradBand) {
+    let g = band.tiling
+    let (tw, p) = (g.columns, band.count)
+    let op = g.outChannels * p
+    let fullColumns = g.width / 2
+    let dst = SharedPointer(out)
+    let src = SharedConstPointer(m)
+    let shift = SharedConstPointer(bias)
+    Parallel.forChunks(g.outChannels, minimumChunk: max(1, (1 << 14) / max(1, 16 * p))) { channelRange in
+        for o in channelRange {
+            let beta = shift.base[o]
+            for r in 0..<band.rows {
+                let y = 2 * (band.firstRow + r)
+                let mp = src.base + o * p + r * tw
+                let row0 = dst.base + (o * g.height + y) * g.width
+                let row1 = row0 + g.width
+                let secondRow = y + 1 < g.height
+                for tx in 0..<tw {
+                    var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
+                    for j in 0..<4 {
+                        let m0 = mp[j * op + tx], m1 = mp[(4 + j) * op + tx]
+                        let m2 = mp[(8 + j) * op + tx], m3 = mp[(12 + j) * op + tx]
+                        s0[j] = m0 + m1 + m2
+                        s1[j] = m1 - m2 - m3
+                    }
+                    row0[2 * tx] = s0[0] + s0[1] + s0[2] + beta
+                    if secondRow { row1[2 * tx] = s1[0] + s1[1] + s1[2] + beta }
+                    if tx < fullColumns {
+                        row0[2 * tx + 1] = s0[1] - s0[2] - s0[3] + beta
+                        if secondRow { row1[2 * tx + 1] = s1[1] - s1[2] - s1[3] + beta }
+                    }
+                }
+            }
+        }
+    }
+}
