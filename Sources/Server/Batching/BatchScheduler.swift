@@ -137,19 +137,18 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
         condition.unlock()
     }
 
+    /// The caller went away: its waiting items leave the queue and never run, and it is answered
+    /// at once. Items already in a running batch finish; their outputs are discarded.
     private func cancel(id: UInt64) {
         condition.lock()
         let removed = queue.remove(request: id)
-        // Only a request whose items are all still waiting is dropped here; one already running
-        // finishes and its answer is discarded by the cancelled caller.
-        guard removed > 0, let request = pending[id], request.remaining == removed else {
+        guard let request = pending.removeValue(forKey: id) else {
             condition.unlock()
             return
         }
-        pending[id] = nil
         observer.queueDepth(queue.count)
         condition.unlock()
-        observer.dropped(.cancelled, removed)
+        if removed > 0 { observer.dropped(.cancelled, removed) }
         request.continuation.resume(throwing: ServiceError.cancelled)
     }
 

@@ -34,8 +34,7 @@ extension TokenizerService {
 
     private func answer(_ request: ServiceRequest, route: Route?) async throws(ServiceError) -> ServiceResponse {
         guard let route else { throw .notFound("no route for \(request.path); see GET /v1/models") }
-        let method = request.method == "HEAD" ? "GET" : request.method
-        guard route.methods.contains(request.method) || route.methods.contains(method) && request.method == "HEAD" else {
+        guard route.methods.contains(request.method) else {
             throw .methodNotAllowed(request.method, path: request.path, allowed: route.methods)
         }
         switch route {

@@ -183,3 +183,22 @@ private func scheduler(_ model: FakeModel, _ policy: BatchPolicy, watch: DepthWa
         #expect(late?.status == 503)
     }
 }
+
+extension BatchSchedulerTests {
+    @Test func cancellingARequestWithAnItemRunningAnswersAtOnce() async throws {
+        let model = FakeModel(holding: true)
+        let watch = DepthWatch()
+        let batcher = scheduler(model, BatchPolicy(maxBatchItems: 1), watch: watch)
+        defer { batcher.shutdown() }
+        let task = Task { try await batcher.submit([(key: 0, payload: 1), (key: 0, payload: 2)]) }
+        var started = model.started.makeAsyncIterator()
+        #expect(await started.next() == [1])
+        task.cancel()
+        let error = await #expect(throws: ServiceError.self) { try await task.value }
+        #expect(error == .cancelled, "answered while its first item still runs")
+        #expect(batcher.queuedItems == 0, "its second item left the queue")
+        model.release(2)  // the running item, then the next request's
+        #expect(try await batcher.submit([(key: 0, payload: 3)]).outputs == [6])
+        #expect(model.seen == [[1], [3]], "the second item never ran")
+    }
+}
