@@ -10,11 +10,11 @@ RUN apt-get update \
         libopenblas-dev libpng-dev libjpeg-dev libnghttp2-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so that source edits do not refetch them.
+# The manifest names every target, so the package loads only with its source folders present.
 COPY Package.swift ./
-RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+RUN swift package resolve
 RUN swift build -c release --static-swift-stdlib --product vqtok \
     && install -D "$(swift build -c release --show-bin-path)/vqtok" /out/vqtok
 
