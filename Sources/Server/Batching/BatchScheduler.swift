@@ -1,6 +1,7 @@
 import Foundation
 
-/// Hooks for metrics; called outside the scheduler's lock.
+/// Hooks for metrics. `queueDepth` is called with the scheduler's lock held, so that the depths
+/// arrive in order (keep it quick and never call back into the scheduler); the others outside it.
 public struct BatchObserver: Sendable {
     public enum Drop: String, Sendable { case cancelled, expired, rejected }
 
@@ -114,6 +115,7 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
         condition.lock()
         if Task.isCancelled || stopping {
             condition.unlock()
+            if !stopping { observer.dropped(.cancelled, items.count) }
             continuation.resume(throwing: stopping ? ServiceError.unavailable("model '\(name)' is shutting down")
                                                    : ServiceError.cancelled)
             return
@@ -130,10 +132,9 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
         }
         pending[id] = Pending(continuation: continuation, outputs: Array(repeating: nil, count: items.count),
                               remaining: items.count, enqueued: now, lastStart: now)
-        let depth = queue.count
+        observer.queueDepth(queue.count)
         condition.broadcast()
         condition.unlock()
-        observer.queueDepth(depth)
     }
 
     private func cancel(id: UInt64) {
@@ -146,10 +147,9 @@ public final class BatchScheduler<Payload: Sendable, Output: Sendable, Key: Hash
             return
         }
         pending[id] = nil
-        let depth = queue.count
+        observer.queueDepth(queue.count)
         condition.unlock()
         observer.dropped(.cancelled, removed)
-        observer.queueDepth(depth)
         request.continuation.resume(throwing: ServiceError.cancelled)
     }
 
@@ -180,9 +180,8 @@ extension BatchScheduler {
             case .wait(let until):
                 _ = condition.wait(until: Date(timeIntervalSinceNow: seconds(until - clock.now)))
             case .run(let batch):
-                let depth = queue.count
+                observer.queueDepth(queue.count)
                 condition.unlock()
-                observer.queueDepth(depth)
                 run(batch)
                 condition.lock()
             }
@@ -235,14 +234,13 @@ extension BatchScheduler {
             let expired = queue.expire(now: clock.now)
             if !expired.isEmpty {
                 let requests = expired.compactMap { pending.removeValue(forKey: $0) }
-                let depth = queue.count
+                observer.queueDepth(queue.count)
                 condition.unlock()
                 let error = ServiceError.deadlineExceeded(model: name, after: Int(seconds(policy.timeout) * 1000))
                 for request in requests {
                     observer.dropped(.expired, request.remaining)
                     request.continuation.resume(throwing: error)
                 }
-                observer.queueDepth(depth)
                 condition.lock()
                 continue
             }

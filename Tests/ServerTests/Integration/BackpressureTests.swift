@@ -81,5 +81,58 @@ extension Integration {
                 #expect((metrics.value("vqtok_http_handlers_cancelled_total") ?? 0) >= 1)
             }
         }
+
+        @Test func aResetStreamIsDroppedBeforeItRunsAndCounted() async throws {
+            let engine = GatedEngine()
+            try await withLiveServer(models: [LoadedModel(name: "gated", engine: engine)]) { live in
+                engine.hold()
+                var started = engine.started.makeAsyncIterator()
+                async let running = encode(live)
+                _ = await started.next()
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vqtok-rst-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: dir) }
+                try Data(try TestImages.png()).write(to: dir.appendingPathComponent("image.png"))
+                // A raw HTTP/2 client (the h2 library httpx uses): it posts an image, and when
+                // told to, resets the stream with CANCEL while keeping the connection open.
+                let script = """
+                import os, socket, time, h2.connection, h2.config, h2.errors
+                host, port = os.environ["VQTOK_URL"][len("http://"):].rsplit(":", 1)
+                sock = socket.create_connection((host, int(port)))
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+                conn.initiate_connection()
+                sid = conn.get_next_available_stream_id()
+                body = open("image.png", "rb").read()
+                conn.send_headers(sid, [(":method", "POST"), (":path", "/v1/models/gated/encode"), (":scheme", "http"),
+                                        (":authority", f"{host}:{port}"), ("content-type", "image/png"),
+                                        ("content-length", str(len(body)))])
+                conn.send_data(sid, body, end_stream=True)
+                sock.sendall(conn.data_to_send())
+                for _ in range(3000):
+                    if os.path.exists("reset"): break
+                    time.sleep(0.01)
+                conn.reset_stream(sid, error_code=h2.errors.ErrorCodes.CANCEL)
+                sock.sendall(conn.data_to_send())
+                for _ in range(3000):
+                    if os.path.exists("done"): break
+                    time.sleep(0.01)
+                sock.close()
+                """
+                let client = Task { try await Python.run(script, baseURL: live.url, directory: dir) }
+                try await waitForQueueDepth(live, 1)
+                #expect(FileManager.default.createFile(atPath: dir.appendingPathComponent("reset").path, contents: nil))
+                try await waitForQueueDepth(live, 0)
+                let metrics = try await live.metrics()
+                #expect(FileManager.default.createFile(atPath: dir.appendingPathComponent("done").path, contents: nil))
+                #expect(metrics.value("vqtok_dropped_items_total", ["model": "gated", "reason": "cancelled"]) == 1)
+                #expect((metrics.value("vqtok_http2_resets_total", ["direction": "received"]) ?? 0) >= 1)
+                #expect((metrics.value("vqtok_http_handlers_cancelled_total") ?? 0) >= 1)
+                let result = try await client.value
+                #expect(result.status == 0, "\(result.stderrText)")
+                engine.release()
+                #expect(try await running.status == 200)
+                #expect(engine.batches == [1, 1], "the reset request never ran")
+            }
+        }
     }
 }
