@@ -163,9 +163,17 @@ func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePo
                         // E[1 ... W/2] and O[0 ... (W − 1)/2] hold pixels; the rest are padding.
                         let (lastE, lastO) = (g.width / 2, (g.width - 1) / 2)
                         e[0] = 0
-                        for k in 1..<(lastE + 1) { e[k] = line[2 * k - 1] }
+                        var k = 0
+                        while 2 * k + 16 <= g.width {
+                            // x[2k ..< 2k + 16]: the even lanes are O[k ..< k + 8], the odd E[k + 1 ... k + 8].
+                            let pixels = UnsafeRawPointer(line + 2 * k).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(o + k).storeBytes(of: pixels.evenHalf, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(e + k + 1).storeBytes(of: pixels.oddHalf, as: SIMD8<Float>.self)
+                            k += 8
+                        }
+                        for k in (k + 1)..<(lastE + 1) { e[k] = line[2 * k - 1] }
                         (e + lastE + 1).update(repeating: 0, count: n - lastE - 1)
-                        for k in 0..<(lastO + 1) { o[k] = line[2 * k] }
+                        for k in k..<(lastO + 1) { o[k] = line[2 * k] }
                         (o + lastO + 1).update(repeating: 0, count: n - lastO - 1)
                     }
                     let stride = g.channels * p
