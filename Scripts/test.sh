@@ -14,4 +14,6 @@ export VQTOK_PYTHON="$PWD/.venv-test/bin/python"
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(Scripts/openblas-core.sh)}"
 
 swift build
-swift test
+# Suites run one after another: the attack tests measure the process's memory, and the integration
+# tests' timeouts assume the machine is not also running every other suite.
+swift test --no-parallel

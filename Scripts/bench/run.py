@@ -354,8 +354,9 @@ def table(results: dict) -> str:
                              f"{ratio(ort, ours)} |")
                 patched = med(row.get("vqtok-patched"), f"{what}_ms")
                 if patched is not None:
-                    lines.append(f"| {what} | {b} | {t} | {fmt(ours)} | {fmt(gf, 1)} | vqtok + prototypes patch "
-                                 f"(same run) | {fmt(patched)} | {ratio(patched, ours)} |")
+                    label = results.get("patched_label") or "vqtok, patched build"
+                    lines.append(f"| {what} | {b} | {t} | {fmt(ours)} | {fmt(gf, 1)} | {label} (same run) | "
+                                 f"{fmt(patched)} | {ratio(patched, ours)} |")
         agree = [f"{k}: " + ", ".join(f"{name} {share}" for name, share in v["ids_equal_to_pytorch"].items()
                                      if share is not None)
                  for k, v in results["model"].items()]
@@ -431,6 +432,7 @@ def main() -> None:
     ap.add_argument("--patched", help="a second vqtok binary (e.g. built with Benchmarks/prototypes/*.patch), "
                                       "timed beside vqtok in the model rows")
     ap.add_argument("--patched-max-batch", type=int, default=1)
+    ap.add_argument("--patched-label", default="", help="how the table names the --patched binary")
     ap.add_argument("--stop-after", type=float, default=0, help="minutes after which no new row starts")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--table-only", type=Path, help="print the table of an earlier results JSON")
@@ -448,7 +450,8 @@ def main() -> None:
     args.out = args.out or REPO / "Benchmarks" / "results" / f"{stamp}.json"
     CACHE.mkdir(parents=True, exist_ok=True)
 
-    results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {}}
+    results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {},
+               "patched_label": args.patched_label}
     shutil.rmtree(CACHE / "work", ignore_errors=True)  # ids of earlier runs must not be compared
     (CACHE / "work").mkdir(parents=True)
     prepare(args)

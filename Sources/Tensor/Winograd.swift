@@ -160,9 +160,21 @@ func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePo
                             continue
                         }
                         let line = plane + y * g.width
+                        // E[1 ... W/2] and O[0 ... (W − 1)/2] hold pixels; the rest are padding.
+                        let (lastE, lastO) = (g.width / 2, (g.width - 1) / 2)
                         e[0] = 0
-                        for k in 1..<n { e[k] = 2 * k - 1 < g.width ? line[2 * k - 1] : 0 }
-                        for k in 0..<n { o[k] = 2 * k < g.width ? line[2 * k] : 0 }
+                        var k = 0
+                        while 2 * k + 16 <= g.width {
+                            // x[2k ..< 2k + 16]: the even lanes are O[k ..< k + 8], the odd E[k + 1 ... k + 8].
+                            let pixels = UnsafeRawPointer(line + 2 * k).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(o + k).storeBytes(of: pixels.evenHalf, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(e + k + 1).storeBytes(of: pixels.oddHalf, as: SIMD8<Float>.self)
+                            k += 8
+                        }
+                        for k in (k + 1)..<(lastE + 1) { e[k] = line[2 * k - 1] }
+                        (e + lastE + 1).update(repeating: 0, count: n - lastE - 1)
+                        for k in k..<(lastO + 1) { o[k] = line[2 * k] }
+                        (o + lastO + 1).update(repeating: 0, count: n - lastO - 1)
                     }
                     let stride = g.channels * p
                     for i in 0..<4 {
@@ -177,7 +189,19 @@ func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePo
                         let (ea, oa) = (split + 2 * first * n, split + (2 * first + 1) * n)
                         let (eb, ob) = (split + 2 * second * n, split + (2 * second + 1) * n)
                         let out = dst.base + 4 * i * stride + c * p + r * tw
-                        for tx in 0..<tw {
+                        var tx = 0
+                        while tx + 8 <= tw {
+                            let a0 = load8(ea + tx) + sign * load8(eb + tx)
+                            let a1 = load8(oa + tx) + sign * load8(ob + tx)
+                            let a2 = load8(ea + tx + 1) + sign * load8(eb + tx + 1)
+                            let a3 = load8(oa + tx + 1) + sign * load8(ob + tx + 1)
+                            store8(a0 - a2, out + tx)
+                            store8(a1 + a2, out + stride + tx)
+                            store8(a2 - a1, out + 2 * stride + tx)
+                            store8(a1 - a3, out + 3 * stride + tx)
+                            tx += 8
+                        }
+                        for tx in tx..<tw {
                             let a0 = ea[tx] + sign * eb[tx], a1 = oa[tx] + sign * ob[tx]
                             let a2 = ea[tx + 1] + sign * eb[tx + 1], a3 = oa[tx + 1] + sign * ob[tx + 1]
                             out[tx] = a0 - a2
@@ -213,7 +237,19 @@ func winogradOutputTransform(into out: UnsafeMutablePointer<Float>, products m: 
                 let row0 = dst.base + (o * g.height + y) * g.width
                 let row1 = row0 + g.width
                 let secondRow = y + 1 < g.height
-                for tx in 0..<tw {
+                var tx = 0
+                // 8 tiles at a time: even and odd output columns as vectors, then interleaved.
+                while tx + 8 <= fullColumns {
+                    // Column j of Aᵀ M: s0[j] = M0j + M1j + M2j, s1[j] = M1j − M2j − M3j.
+                    let (a0, b0) = outputColumn(mp + tx, j: 0, op)
+                    let (a1, b1) = outputColumn(mp + tx, j: 1, op)
+                    let (a2, b2) = outputColumn(mp + tx, j: 2, op)
+                    let (a3, b3) = outputColumn(mp + tx, j: 3, op)
+                    storeInterleaved(a0 + a1 + a2 + beta, a1 - a2 - a3 + beta, row0 + 2 * tx)
+                    if secondRow { storeInterleaved(b0 + b1 + b2 + beta, b1 - b2 - b3 + beta, row1 + 2 * tx) }
+                    tx += 8
+                }
+                for tx in tx..<tw {
                     var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
                     for j in 0..<4 {
                         let m0 = mp[j * op + tx], m1 = mp[(4 + j) * op + tx]
@@ -230,5 +266,37 @@ func winogradOutputTransform(into out: UnsafeMutablePointer<Float>, products m: 
                 }
             }
         }
+    }
+}
+
+/// (M0j + M1j + M2j, M1j − M2j − M3j) for 8 consecutive tiles, Mij = m[(4·i + j)·op].
+@inline(__always)
+private func outputColumn(_ m: UnsafePointer<Float>, j: Int, _ op: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+    let m0 = load8(m + j * op), m1 = load8(m + (4 + j) * op)
+    let m2 = load8(m + (8 + j) * op), m3 = load8(m + (12 + j) * op)
+    return (m0 + m1 + m2, m1 - m2 - m3)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// p[2·l] = even[l], p[2·l + 1] = odd[l] for l in 0..<8.
+@inline(__always)
+private func storeInterleaved(_ even: SIMD8<Float>, _ odd: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    for l in 0..<8 {
+        p[2 * l] = even[l]
+        p[2 * l + 1] = odd[l]
     }
 }

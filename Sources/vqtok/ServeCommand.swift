@@ -69,8 +69,13 @@ struct ServeCommand: AsyncParsableCommand {
             service.register(model)
             logger.info("loaded \(model.name) from \(directory.path)")
         }
-        try await service.warmUp()
-        logger.info("ready: \(service.modelNames.joined(separator: ", "))")
+        do {
+            try await service.warmUp()
+            logger.info("ready: \(service.modelNames.joined(separator: ", "))")
+        } catch where service.readiness == .draining {
+            // A signal arrived while warming up: that is a requested shutdown, not a failure.
+            logger.info("stopped before ready")
+        }
 
         // Runs until a signal has drained the server; then returns, and the process exits 0.
         for await _ in finished.stream { break }

@@ -16,7 +16,7 @@ import Testing
         defer { if server.isRunning { server.terminate() } }
 
         let base = "http://127.0.0.1:\(port)"
-        #expect(try await waitFor(seconds: 60) { try curl([base + "/readyz"]).status == "200" },
+        #expect(try await waitFor(seconds: 240) { try curl([base + "/readyz"]).status == "200" },
                 "the server never became ready")
         let encoded = try curl(["--http2-prior-knowledge", "--data-binary", "@" + CommandLineTests.photos[1],
                                 "-H", "content-type: image/png", base + "/v1/models/tiny-taming-f16/encode"])
