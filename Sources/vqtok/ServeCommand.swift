@@ -104,21 +104,25 @@ struct BatchingOptions: ParsableArguments {
     @Option(help: "Milliseconds a batch may wait for more requests (0: never waits when idle).")
     var maxBatchWaitMs: Int = 0
 
-    @Option(help: "Requests that may wait per model; beyond it: 503 with Retry-After.")
+    @Option(help: "Most pixels (summed over its images) in one batch.")
+    var maxBatchPixels: Int = 1_048_576
+
+    @Option(help: "Images or grids that may wait per model; a request that does not fit: 503 with Retry-After.")
     var queueCapacity: Int = 256
 
-    @Option(help: "Seconds a request may wait and run before it fails with 504.")
+    @Option(help: "Seconds a request may wait in its model's queue before it fails with 504.")
     var requestTimeoutSeconds: Int = 30
 
     func validate() throws {
-        guard maxBatch >= 1, queueCapacity >= 1, requestTimeoutSeconds >= 1, maxBatchWaitMs >= 0 else {
+        guard maxBatch >= 1, maxBatchPixels >= 1, queueCapacity >= 1, requestTimeoutSeconds >= 1, maxBatchWaitMs >= 0 else {
             throw ValidationError("batching values must be positive (--max-batch-wait-ms may be 0)")
         }
     }
 
     var policy: BatchPolicy {
         BatchPolicy(maxBatchItems: maxBatch, maxWait: .milliseconds(maxBatchWaitMs),
-                    queueCapacity: queueCapacity, timeout: .seconds(requestTimeoutSeconds))
+                    queueCapacity: queueCapacity, timeout: .seconds(requestTimeoutSeconds),
+                    maxBatchPixels: maxBatchPixels)
     }
 }
 
