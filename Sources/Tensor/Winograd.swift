@@ -15,25 +15,37 @@ public struct Conv3x3Winograd: Sendable {
         let (o, c) = (weight.shape[0], weight.shape[1])
         outChannels = o
         inChannels = c
-        var u = [Float](repeating: 0, count: 16 * o * c)
-        for oc in 0..<(o * c) {
-            let g = weight.storage[(oc * 9)..<(oc * 9 + 9)].map(Double.init)
-            // G g: 4×3, then (G g) Gᵀ: 4×4, in Double so the only rounding is the final one.
-            var t = [Double](repeating: 0, count: 12)
-            for j in 0..<3 {
-                let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-                t[j] = g0
-                t[3 + j] = 0.5 * (g0 + g1 + g2)
-                t[6 + j] = 0.5 * (g0 - g1 + g2)
-                t[9 + j] = g2
+        transformed = [Float](unsafeUninitializedCapacity: 16 * o * c) { u, initialized in
+            weight.storage.withUnsafeBufferPointer { w in
+                for oc in 0..<(o * c) {
+                    let g = w.baseAddress! + oc * 9
+                    // G g (4×3), then (G g) Gᵀ (4×4), in Double so the only rounding is the final one.
+                    for i in 0..<4 {
+                        var t = (0.0, 0.0, 0.0)
+                        for tap in 0..<3 {
+                            let (g0, g1, g2) = (Double(g[tap]), Double(g[3 + tap]), Double(g[6 + tap]))
+                            let value = switch i {
+                            case 0: g0
+                            case 1: 0.5 * (g0 + g1 + g2)
+                            case 2: 0.5 * (g0 - g1 + g2)
+                            default: g2
+                            }
+                            switch tap {
+                            case 0: t.0 = value
+                            case 1: t.1 = value
+                            default: t.2 = value
+                            }
+                        }
+                        let row = (t.0, 0.5 * (t.0 + t.1 + t.2), 0.5 * (t.0 - t.1 + t.2), t.2)
+                        u[(i * 4 + 0) * o * c + oc] = Float(row.0)
+                        u[(i * 4 + 1) * o * c + oc] = Float(row.1)
+                        u[(i * 4 + 2) * o * c + oc] = Float(row.2)
+                        u[(i * 4 + 3) * o * c + oc] = Float(row.3)
+                    }
+                }
             }
-            for i in 0..<4 {
-                let (a, b, e) = (t[i * 3], t[i * 3 + 1], t[i * 3 + 2])
-                let row = [a, 0.5 * (a + b + e), 0.5 * (a - b + e), e]
-                for j in 0..<4 { u[(i * 4 + j) * o * c + oc] = Float(row[j]) }
-            }
+            initialized = 16 * o * c
         }
-        transformed = u
     }
 }
 
