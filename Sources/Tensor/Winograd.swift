@@ -15,26 +15,52 @@ public struct Conv3x3Winograd: Sendable {
         let (o, c) = (weight.shape[0], weight.shape[1])
         outChannels = o
         inChannels = c
-        var u = [Float](repeating: 0, count: 16 * o * c)
-        for oc in 0..<(o * c) {
-            let g = weight.storage[(oc * 9)..<(oc * 9 + 9)].map(Double.init)
-            // G g: 4×3, then (G g) Gᵀ: 4×4, in Double so the only rounding is the final one.
-            var t = [Double](repeating: 0, count: 12)
-            for j in 0..<3 {
-                let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-                t[j] = g0
-                t[3 + j] = 0.5 * (g0 + g1 + g2)
-                t[6 + j] = 0.5 * (g0 - g1 + g2)
-                t[9 + j] = g2
+        let kernels = o * c
+        transformed = [Float](unsafeUninitializedCapacity: 16 * kernels) { u, initialized in
+            weight.storage.withUnsafeBufferPointer { w in
+                // Blocks of 256 kernels transformed into a small buffer, then copied plane by
+                // plane: contiguous writes instead of 16 interleaved streams.
+                let block = 256
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
+                    var first = 0
+                    while first < kernels {
+                        let count = min(block, kernels - first)
+                        for k in 0..<count {
+                            let values = winogradKernel(w.baseAddress! + (first + k) * 9)
+                            for xi in 0..<16 { buffer[xi * block + k] = values[xi] }
+                        }
+                        for xi in 0..<16 {
+                            (u.baseAddress! + xi * kernels + first)
+                                .update(from: buffer.baseAddress! + xi * block, count: count)
+                        }
+                        first += count
+                    }
+                }
             }
-            for i in 0..<4 {
-                let (a, b, e) = (t[i * 3], t[i * 3 + 1], t[i * 3 + 2])
-                let row = [a, 0.5 * (a + b + e), 0.5 * (a - b + e), e]
-                for j in 0..<4 { u[(i * 4 + j) * o * c + oc] = Float(row[j]) }
-            }
+            initialized = 16 * kernels
         }
-        transformed = u
     }
+}
+
+/// G g Gᵀ for one 3×3 kernel g (row-major), ξ = 4·i + j; in Double so the only rounding is the last.
+private func winogradKernel(_ g: UnsafePointer<Float>) -> SIMD16<Float> {
+    // G g: 4×3, rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 of the kernel's rows.
+    // t(column) = that column of G g; no array, so nothing is allocated per kernel.
+    func t(_ column: Int) -> SIMD4<Double> {
+        let (g0, g1, g2) = (Double(g[column]), Double(g[3 + column]), Double(g[6 + column]))
+        return SIMD4(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2)
+    }
+    let (t0, t1, t2) = (t(0), t(1), t(2))
+    // (G g) Gᵀ: the same combination across columns.
+    let columns = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
+    var result = SIMD16<Float>()
+    for i in 0..<4 {
+        result[4 * i] = Float(columns.0[i])
+        result[4 * i + 1] = Float(columns.1[i])
+        result[4 * i + 2] = Float(columns.2[i])
+        result[4 * i + 3] = Float(columns.3[i])
+    }
+    return result
 }
 
 /// 3×3 convolution, stride 1, zero padding 1 on every side, by Winograd F(2×2, 3×3).
