@@ -234,3 +234,25 @@ private struct JSONParser {
         return .double(d)
     }
 }
+
+/// Writing JSON text (the safetensors writer; the service's answers).
+public enum JSONText {
+    /// `s` as a JSON string literal, quotes included (RFC 8259 §7).
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                let hex = String(c.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -32,7 +32,7 @@ extension SafeTensors {
         var header: [String] = []
         let meta = metadata ?? set.metadata
         if !meta.isEmpty {
-            let fields = meta.keys.sorted().map { "\(quote($0)):\(quote(meta[$0]!))" }
+            let fields = meta.keys.sorted().map { "\(JSONText.quoted($0)):\(JSONText.quoted(meta[$0]!))" }
             header.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var data: [UInt8] = []
@@ -62,7 +62,7 @@ extension SafeTensors {
                 continue
             }
             let dims = shape.map(String.init).joined(separator: ",")
-            header.append("\(quote(name)):{\"dtype\":\"\(entryType.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(begin),\(data.count)]}")
+            header.append("\(JSONText.quoted(name)):{\"dtype\":\"\(entryType.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(begin),\(data.count)]}")
         }
         var json = Array("{\(header.joined(separator: ","))}".utf8)
         while json.count % 8 != 0 { json.append(0x20) }
@@ -83,24 +83,5 @@ extension SafeTensors {
             default: withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) }
             }
         }
-    }
-
-    /// A JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

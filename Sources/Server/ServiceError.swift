@@ -1,3 +1,4 @@
+import Checkpoint
 /// An answer that is not a success: its HTTP status, a stable machine-readable type and a
 /// message that names the problem. Every failure the service reports goes through this type, so
 /// that each one reaches the client as `{"error": "...", "type": "..."}` with its status.

@@ -1,3 +1,4 @@
+import Checkpoint
 /// Ids as JSON: `{"model", "shape": [h, w], "codebook_size", "ids": [...]}` for one grid, a list
 /// of such objects for a batch. `ids` is flat (row-major) or nested to match `shape`.
 enum IdsJSON {

@@ -1,3 +1,4 @@
+import Checkpoint
 /// A small JSON reader and writer. The reader keeps each number's text, so that the ids
 /// validation can tell `3` from `3.0` and name exactly what was wrong; Foundation's reader
 /// turns both into the same NSNumber.
@@ -214,27 +215,5 @@ struct JSONParser {
         else { throw error("invalid \\u escape") }
         index += 4
         return v
-    }
-}
-
-/// Writing JSON text.
-enum JSONText {
-    /// `s` as a JSON string literal, quotes included.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Testing
 @testable import Server
 
