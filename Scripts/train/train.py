@@ -103,6 +103,18 @@ def init_codebook(model, images, f):
     return evals[top].tolist()
 
 
+def sliced_wasserstein(z, P, projections=64):
+    """Squared sliced Wasserstein-2 distance from the latents z [N, e] to as many random rows of
+    the codebook P [K, e]: both are projected on random unit directions, sorted, and compared
+    quantile by quantile. Pulls the latents toward the codebook's whole distribution, so that
+    they land on all of its rows rather than a dense corner (utilisation)."""
+    rows = torch.randint(0, P.shape[0], (z.shape[0],), device=z.device)
+    dirs = F.normalize(torch.randn(z.shape[1], projections, device=z.device), dim=0)
+    zs = (z @ dirs).sort(0).values
+    ps = (P[rows] @ dirs).sort(0).values
+    return F.mse_loss(zs, ps)
+
+
 def lr_at(step, steps, lr, warmup):
     if step < warmup:
         return lr * (step + 1) / warmup
@@ -135,6 +147,9 @@ def main():
     ap.add_argument("--stats", type=float, default=1.0,
                     help="weight of the moment-matching loss between the latents and the projected codebook "
                          "(without it, 2200-step runs used 1,000-5,000 of the 16,384 codes)")
+    ap.add_argument("--swd", type=float, default=0.0,
+                    help="weight of the sliced Wasserstein distance from the latents to the projected codebook "
+                         "(matches the whole distribution, not only its first two moments)")
     ap.add_argument("--l1", type=float, default=0.0, help="extra L1 reconstruction weight")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1,
@@ -205,6 +220,9 @@ def main():
             zf = z_lat.permute(0, 2, 3, 1).reshape(-1, z_lat.shape[1])
             stats = F.mse_loss(zf.mean(0), mu_p0) + F.mse_loss(torch.cov(zf.t()), cov_p0)
             loss = loss + args.stats * stats
+        if args.swd > 0:
+            zf = z_lat.permute(0, 2, 3, 1).reshape(-1, z_lat.shape[1])
+            loss = loss + args.swd * sliced_wasserstein(zf, model.projected_codebook().detach())
         if args.l1 > 0:
             loss = loss + args.l1 * (xr - x).abs().mean()
         opt.zero_grad(set_to_none=True)
