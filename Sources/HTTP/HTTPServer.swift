@@ -13,7 +13,8 @@
 // Architecture invariants:
 //   - Nothing here knows what a tokenizer is.
 //   - All of a connection's state (its driver, nghttp2 session, streams, buffers) is touched only
-//     on that connection's queue; handlers run in their own Tasks, never on it.
+//     on that connection's queue; handlers run in their own Tasks, never on it, except the
+//     answers a handler gives inline (`HTTPHandler.respondInline`, synchronous and cheap).
 //   - nghttp2 is never entered from inside one of its callbacks.
 //   - Every buffer is bounded: request bodies and headers by the configuration, output by
 //     `maxOutputBufferBytes` (then reading stops), pipelined input by the header budget.
