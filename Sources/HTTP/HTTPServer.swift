@@ -4,10 +4,11 @@
 //   HTTPServer, ServerContext   start/stop/drain, the connection registry, signals
 //   Listener                    the listening socket and accept
 //   Connection                  one socket: serial queue, read/write sources, timer, output
-//                               buffer, protocol sniffing, handler Tasks
+//                               buffer, protocol sniffing, handler Tasks and inline answers
 //   H1Driver + H1Parser         HTTP/1.1: byte-by-byte request parser, keep-alive, pipelining
 //   H2Driver + H2Callbacks      HTTP/2: nghttp2 session via mem_recv/mem_send, C trampolines
 //   H2Stream, H2FrameScanner    per-stream state; the stream-id check nghttp2 leaves to us
+//   BodyRateMeter               the minimum request-body rate (408 for dribbled bodies)
 //   HTTPServerStats             counters for the metrics endpoint
 //
 // Architecture invariants:
