@@ -24,6 +24,14 @@ protocol ConnectionDriver: AnyObject {
     var prefaceComplete: Bool { get }
     /// When the header section now arriving began (for the header timeout), in uptime ns.
     var headerStartedAt: UInt64? { get }
+    /// Request body bytes received on this connection so far (a running total).
+    var requestBodyBytes: Int { get }
+    /// A request body is arriving: its header section is complete, its end is not, and it is
+    /// not answered yet.
+    var isReceivingBody: Bool { get }
+    /// The bodies arriving came slower than the minimum rate: answer each 408 (`message`) and
+    /// stop taking them. Returns how many requests were answered.
+    func rejectSlowBodies(message: String) -> Int
     /// The header, idle or drain state timed out: end politely (GOAWAY / 408) or return false
     /// to have the connection closed at once.
     func endGracefully(reason: String) -> Bool
@@ -66,6 +74,7 @@ final class Connection: @unchecked Sendable {
     private enum State { case open, lingering, closed }
     private var state = State.open
 
+    private var bodyRate: BodyRateMeter
     private let acceptedAt = Connection.now()
     private var lastActivity = Connection.now()
     private var lastWriteProgress = Connection.now()
@@ -76,6 +85,8 @@ final class Connection: @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.context = context
         self.stats = StatsBuffer(context.stats)
+        self.bodyRate = BodyRateMeter(minBytesPerSecond: context.configuration.minRequestBodyBytesPerSecond,
+                                      window: context.configuration.requestBodyRateWindow)
         // Targets the default (overcommit) root queue. Measured alternatives were slower: one
         // serial "loop" queue per core, and the non-overcommit global queue (which Swift
         // concurrency's pool also uses on Linux).
@@ -110,7 +121,9 @@ final class Connection: @unchecked Sendable {
         rs.resume()  // the write source stays suspended until a write would block
 
         let t = DispatchSource.makeTimerSource(queue: queue)
-        let shortest = [config.prefaceTimeout, config.headerTimeout, config.idleTimeout, config.writeTimeout].min()!
+        var periods = [config.prefaceTimeout, config.headerTimeout, config.idleTimeout, config.writeTimeout]
+        if bodyRate.isEnabled { periods.append(bodyRate.window) }
+        let shortest = periods.min()!
         let interval = min(max(shortest.seconds / 4, 0.01), 1.0)
         t.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(Int(interval * 100)))
         t.setEventHandler { [self] in tick() }
@@ -227,6 +240,14 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Handlers
 
+    /// The handler's inline answer to `request`, if it gives one (`HTTPHandler.respondInline`):
+    /// computed here, on the queue, for the driver to send in this same turn.
+    func answerInline(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let response = context.handler.respondInline(to: request) else { return nil }
+        stats.update { $0.requestsAnsweredInline += 1 }
+        return response
+    }
+
     /// Runs the handler for `request` in its own Task; `token` comes back to the driver.
     func spawn(_ request: HTTPRequest, token: Int64) -> Task<Void, Never> {
         let handler = context.handler
@@ -286,6 +307,22 @@ final class Connection: @unchecked Sendable {
         if !d.isBusy && out.isEmpty && over(lastActivity, config.idleTimeout) {
             return endGracefully(d, reason: "idle_timeout")
         }
+        checkBodyRate(d, now: now)
+    }
+
+    /// The minimum request-body rate (`BodyRateMeter`), judged at each tick.
+    private func checkBodyRate(_ d: ConnectionDriver, now: UInt64) {
+        guard bodyRate.isEnabled else { return }
+        func tooSlow() -> Bool {
+            bodyRate.isTooSlow(now: now, bodyBytes: d.requestBodyBytes, receiving: d.isReceivingBody && !readSuspended)
+        }
+        guard tooSlow() else { return }
+        // Bytes already waiting in the socket count: the client is judged, not our own delay.
+        readAndProcess()
+        guard state == .open, tooSlow() else { return }
+        let rejected = d.rejectSlowBodies(message: bodyRate.violationMessage)
+        stats.update { $0.requestBodiesTooSlow += rejected }
+        flush()
     }
 
     private func endGracefully(_ d: ConnectionDriver, reason: String) {

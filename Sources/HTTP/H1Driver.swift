@@ -20,6 +20,10 @@ final class H1Driver: ConnectionDriver {
     private var failed = false
     private(set) var prefaceComplete = false
     private(set) var headerStartedAt: UInt64?
+    /// The current request's header section is parsed and its body is arriving.
+    private(set) var isReceivingBody = false
+    /// Bytes of request bodies (framing included) parsed so far.
+    private(set) var requestBodyBytes = 0
 
     init(connection: Connection) {
         self.connection = connection
@@ -50,11 +54,14 @@ final class H1Driver: ConnectionDriver {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             let (consumed, step) = parser.parse(rest)
             offset += consumed
+            if isReceivingBody { requestBodyBytes += consumed }
+            if case .needMore = step {} else { isReceivingBody = false }
             switch step {
             case .needMore:
                 return
             case .head(let head):
                 headerStartedAt = nil
+                isReceivingBody = true
                 // RFC 9110 §10.1.1: tell a client waiting for 100-continue to send the body.
                 if head.expectContinue && head.minorVersion == 1 {
                     pendingHead.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
@@ -83,7 +90,12 @@ final class H1Driver: ConnectionDriver {
                                   body: message.body, version: .http1_1,
                                   remoteAddress: connection.remoteAddress, streamID: 0)
         requestCount += 1
-        inFlight = (head, message.body.count, Connection.now(), nil)
+        let startedAt = Connection.now()
+        if let response = connection.answerInline(request) {
+            return respond(response, method: head.method, path: head.target, startedAt: startedAt,
+                           bodyBytes: message.body.count, keepAlive: head.keepAlive && !closeAfterResponse)
+        }
+        inFlight = (head, message.body.count, startedAt, nil)
         inFlight?.task = connection.spawn(request, token: requestCount)
     }
 
@@ -154,6 +166,16 @@ final class H1Driver: ConnectionDriver {
     var wantsRead: Bool { backlog.count < config.maxHeaderBytes + 64 << 10 }
     var isBusy: Bool { inFlight != nil || responding }
     var lingerBeforeClose: Bool { failed }
+
+    /// RFC 9110 §15.5.9: 408, then close (the rest of the body is not waited for).
+    func rejectSlowBodies(message: String) -> Int {
+        guard isReceivingBody, let head = parser.currentHead else { return 0 }
+        isReceivingBody = false
+        failed = true
+        respond(.error(status: 408, message, type: "body_too_slow"), method: head.method, path: head.target,
+                startedAt: Connection.now(), bodyBytes: 0, keepAlive: false)
+        return 1
+    }
 
     func endGracefully(reason: String) -> Bool {
         if reason == "header_timeout" && inFlight == nil {

@@ -106,6 +106,7 @@ enum H2Callbacks {
 
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, len, userData in
         let d = driver(userData)
+        d.requestBodyBytes += len
         guard let s = d.streams[streamID] else { return 0 }
         s.bodyBytesReceived += len
         if s.responded || s.bodyTooLarge {
@@ -139,6 +140,7 @@ enum H2Callbacks {
             d.headerStartedAt = nil
             // The stream may be gone already (libevent-server.c): look it up.
             guard let s = d.streams[hd.stream_id] else { return 0 }
+            s.headersComplete = true
             if s.headersTooLarge {
                 d.reject(s, status: 431, type: "headers_too_large", message: "request header fields too large")
             } else if s.bodyTooLarge {
@@ -170,6 +172,11 @@ enum H2Callbacks {
             d.stats.goawaySent(code: f.goaway.error_code)
         case NGHTTP2_RST_STREAM.rawValue:
             d.stats.update { $0.resetsSent += 1 }
+        case NGHTTP2_DATA.rawValue, NGHTTP2_HEADERS.rawValue:
+            if d.resetsAfterResponse > 0 && f.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+               let s = d.streams[f.hd.stream_id] {
+                d.responseSent(s)
+            }
         default:
             break
         }

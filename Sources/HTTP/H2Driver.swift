@@ -12,12 +12,16 @@ final class H2Driver: ConnectionDriver {
     let stats: StatsBuffer
     private(set) var session: OpaquePointer!
     var streams: [Int32: H2Stream] = [:]
-    /// Complete requests waiting for a handler slot, oldest first.
+    /// Complete requests not yet offered to the handler, or waiting for a handler slot; oldest first.
     private var waiting: [Int32] = []
     private var running = 0
     private var scanner = H2FrameScanner()
     private var headerBlock = H2HeaderBlock()
     var prefaceComplete = false
+    /// DATA payload bytes received on every stream (the minimum body rate's running total).
+    var requestBodyBytes = 0
+    /// Streams to reset once their response is sent (`H2Stream.resetAfterResponse`).
+    var resetsAfterResponse = 0
     var headerStartedAt: UInt64?
     /// A fatal condition noticed inside a callback; acted on after mem_recv returns.
     var fatal: String?
@@ -100,6 +104,31 @@ final class H2Driver: ConnectionDriver {
     var isBusy: Bool { running > 0 || !waiting.isEmpty }
     var lingerBeforeClose: Bool { false }
 
+    var isReceivingBody: Bool { streams.values.contains { $0.isReceivingBody } }
+
+    /// 408 on every stream whose body is still arriving, each reset once its 408 is sent (RFC
+    /// 9113 §8.1: a complete response may end a request early); the connection goes on.
+    func rejectSlowBodies(message: String) -> Int {
+        var rejected = 0
+        for s in streams.values where s.isReceivingBody {
+            s.resetAfterResponse = true
+            resetsAfterResponse += 1
+            reject(s, status: 408, type: "body_too_slow", message: message)
+            rejected += 1
+        }
+        return rejected
+    }
+
+    /// Called from the callbacks when a stream's last response frame is sent.
+    func responseSent(_ s: H2Stream) {
+        guard s.resetAfterResponse else { return }
+        s.resetAfterResponse = false
+        resetsAfterResponse -= 1
+        guard !s.resetSent, !s.requestComplete else { return }
+        s.resetSent = true
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), s.id, NGHTTP2_NO_ERROR.rawValue)
+    }
+
     func endGracefully(reason: String) -> Bool {
         nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
         return true
@@ -135,27 +164,50 @@ final class H2Driver: ConnectionDriver {
         waiting.append(s.id)
     }
 
-    /// Hands waiting requests to handlers while fewer than the per-connection cap run.
+    /// Offers each newly complete request to the handler's inline path (answered at once), and
+    /// hands the others to handler Tasks while fewer than the per-connection cap run; the rest
+    /// keep waiting, in order.
     private func startHandlers() {
-        var i = 0
-        while running < config.maxRunningHandlersPerConnection && i < waiting.count {
+        var kept = 0
+        for i in waiting.indices {
             let id = waiting[i]
-            i += 1
             guard let s = streams[id], !s.responded else { continue }
-            running += 1
-            var headers = s.headers
-            s.headers = HTTPHeaders()  // keeps `headers` uniquely referenced: no copy on append
-            if !s.authority.isEmpty && !headers.fields.contains(where: { $0.name == "host" }) {
-                headers.appendLowercased("host", s.authority)
+            let request: HTTPRequest
+            if let built = s.request {
+                request = built
+            } else {
+                request = makeRequest(s)
+                if let response = connection.answerInline(request) {
+                    submit(response, on: s)
+                    continue
+                }
             }
-            let (path, query) = HTTPRequest.splitTarget(s.path)
-            let request = HTTPRequest(method: s.method, path: path, query: query, headers: headers,
-                                      body: s.body, version: .http2,
-                                      remoteAddress: connection.remoteAddress, streamID: id)
-            s.body = []
-            s.task = connection.spawn(request, token: Int64(id))
+            if running < config.maxRunningHandlersPerConnection {
+                running += 1
+                s.request = nil
+                s.task = connection.spawn(request, token: Int64(id))
+            } else {
+                s.request = request
+                waiting[kept] = id
+                kept += 1
+            }
         }
-        waiting.removeFirst(i)
+        waiting.removeLast(waiting.count - kept)
+    }
+
+    /// The request of a stream whose END_STREAM arrived; takes its headers and body.
+    private func makeRequest(_ s: H2Stream) -> HTTPRequest {
+        var headers = s.headers
+        s.headers = HTTPHeaders()  // keeps `headers` uniquely referenced: no copy on append
+        if !s.authority.isEmpty && !headers.fields.contains(where: { $0.name == "host" }) {
+            headers.appendLowercased("host", s.authority)
+        }
+        let (path, query) = HTTPRequest.splitTarget(s.path)
+        let request = HTTPRequest(method: s.method, path: path, query: query, headers: headers,
+                                  body: s.body, version: .http2,
+                                  remoteAddress: connection.remoteAddress, streamID: s.id)
+        s.body = []
+        return request
     }
 
     func handlerFinished(token: Int64, response: HTTPResponse) {
@@ -219,6 +271,7 @@ final class H2Driver: ConnectionDriver {
     /// Stream closed (by either side, after a response or a reset).
     func streamClosed(_ id: Int32, errorCode: UInt32) {
         guard let s = streams.removeValue(forKey: id) else { return }
+        if s.resetAfterResponse { resetsAfterResponse -= 1 }
         stats.update { $0.streamsOpen -= 1 }
         cancel(s)
         if s.responded {

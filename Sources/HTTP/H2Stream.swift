@@ -20,10 +20,17 @@ final class H2Stream {
     /// Body bytes dropped after an early answer, and whether we then reset the stream.
     var discardedBytes = 0
     var resetSent = false
+    /// The request's header section is complete (its body, if any, may follow).
+    var headersComplete = false
     /// END_STREAM received from the client (RFC 9113 §5.1 half-closed (remote)).
     var requestComplete = false
+    /// Reset (NO_ERROR) as soon as the response is sent: the rest of the body is not wanted.
+    var resetAfterResponse = false
     /// Queued for a handler, or handed to one.
     var dispatched = false
+    /// The request, built when it was first offered to the handler (inline answer declined)
+    /// and kept while it waits for a running-handler slot.
+    var request: HTTPRequest?
     var task: Task<Void, Never>?
     // Response
     var responded = false
@@ -32,6 +39,9 @@ final class H2Stream {
     var responseOffset = 0
 
     init(id: Int32) { self.id = id }
+
+    /// Its body is arriving, unanswered (what the minimum body rate watches).
+    var isReceivingBody: Bool { headersComplete && !requestComplete && !responded }
 }
 
 /// Watches the frame headers going into nghttp2 (RFC 9113 §4.1) for what nghttp2 1.52 ignores

@@ -135,17 +135,37 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// What the service implements. Each call runs in its own Task, off the connection's queue;
-/// a stream reset or a closed connection cancels that Task (check `Task.isCancelled`, or use
-/// `withTaskCancellationHandler` to drop queued work).
+/// What the service implements.
+///
+/// Two paths, chosen per request:
+/// - `respondInline(to:)` is asked first, on the connection's queue. A response it returns is
+///   sent in the same turn: no Task, no thread hop. It is for answers that are synchronous and
+///   cheap (microseconds, no I/O, no waiting on other work): health checks, metrics, fixed
+///   responses. While it runs, the connection (every stream on it) waits. Return nil, the
+///   default, to send the request down the general path.
+/// - `handle(_:)` runs in its own Task, off the connection's queue; a stream reset or a closed
+///   connection cancels that Task (check `Task.isCancelled`, or use
+///   `withTaskCancellationHandler` to drop queued work).
 public protocol HTTPHandler: Sendable {
+    func respondInline(to request: HTTPRequest) -> HTTPResponse?
     func handle(_ request: HTTPRequest) async -> HTTPResponse
 }
 
-/// A handler made from a closure.
+extension HTTPHandler {
+    /// By default every request takes the general path (`handle` in a Task).
+    public func respondInline(to request: HTTPRequest) -> HTTPResponse? { nil }
+}
+
+/// A handler made from closures: `inline` (optional) answers what it can at once, `body` the rest.
 public struct HTTPHandlerFunction: HTTPHandler {
+    let inline: @Sendable (HTTPRequest) -> HTTPResponse?
     let body: @Sendable (HTTPRequest) async -> HTTPResponse
-    public init(_ body: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) { self.body = body }
+    public init(inline: @escaping @Sendable (HTTPRequest) -> HTTPResponse? = { _ in nil },
+                _ body: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) {
+        self.inline = inline
+        self.body = body
+    }
+    public func respondInline(to request: HTTPRequest) -> HTTPResponse? { inline(request) }
     public func handle(_ request: HTTPRequest) async -> HTTPResponse { await body(request) }
 }
 

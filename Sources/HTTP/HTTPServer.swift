@@ -4,16 +4,18 @@
 //   HTTPServer, ServerContext   start/stop/drain, the connection registry, signals
 //   Listener                    the listening socket and accept
 //   Connection                  one socket: serial queue, read/write sources, timer, output
-//                               buffer, protocol sniffing, handler Tasks
+//                               buffer, protocol sniffing, handler Tasks and inline answers
 //   H1Driver + H1Parser         HTTP/1.1: byte-by-byte request parser, keep-alive, pipelining
 //   H2Driver + H2Callbacks      HTTP/2: nghttp2 session via mem_recv/mem_send, C trampolines
 //   H2Stream, H2FrameScanner    per-stream state; the stream-id check nghttp2 leaves to us
+//   BodyRateMeter               the minimum request-body rate (408 for dribbled bodies)
 //   HTTPServerStats             counters for the metrics endpoint
 //
 // Architecture invariants:
 //   - Nothing here knows what a tokenizer is.
 //   - All of a connection's state (its driver, nghttp2 session, streams, buffers) is touched only
-//     on that connection's queue; handlers run in their own Tasks, never on it.
+//     on that connection's queue; handlers run in their own Tasks, never on it, except the
+//     answers a handler gives inline (`HTTPHandler.respondInline`, synchronous and cheap).
 //   - nghttp2 is never entered from inside one of its callbacks.
 //   - Every buffer is bounded: request bodies and headers by the configuration, output by
 //     `maxOutputBufferBytes` (then reading stops), pipelined input by the header budget.

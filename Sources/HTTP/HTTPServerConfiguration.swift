@@ -54,6 +54,14 @@ public struct HTTPServerConfiguration: Sendable {
     public var headerTimeout: Duration = .seconds(30)
     /// A connection with no request in flight and nothing to write is closed after this.
     public var idleTimeout: Duration = .seconds(120)
+    /// Slowest request body accepted: while a body is arriving, each `requestBodyRateWindow` must
+    /// bring at least this many bytes per second of it (0: no minimum). Slower: 408 (RFC 9110
+    /// §15.5.9) and, on HTTP/1.1, close; on HTTP/2 the stream is reset after the 408. Counted per
+    /// connection (an HTTP/2 connection's streams together); time in which the server is not
+    /// reading (output back-pressure) does not count.
+    public var minRequestBodyBytesPerSecond: Int = 1024
+    /// The window the body rate is averaged over.
+    public var requestBodyRateWindow: Duration = .seconds(10)
     /// Output pending and no byte written for this long: the connection is closed.
     public var writeTimeout: Duration = .seconds(30)
     /// Between the HTTP/2 shutdown notice and the final GOAWAY (RFC 9113 §6.8).

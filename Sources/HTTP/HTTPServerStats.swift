@@ -22,6 +22,10 @@ public struct HTTPServerStats: Sendable {
     /// Handler Tasks cancelled because their stream was reset or their connection closed.
     public var handlersCancelled = 0
     public var requestsTotal = 0
+    /// Requests the handler answered inline, on the connection's queue (`respondInline`).
+    public var requestsAnsweredInline = 0
+    /// Requests answered 408 because their body arrived slower than the minimum rate.
+    public var requestBodiesTooSlow = 0
     public var requestsByStatus: [Int: Int] = [:]
     /// Bytes read from and written to sockets (all protocol overhead included).
     public var bytesIn = 0
@@ -101,6 +105,8 @@ extension HTTPServerStats {
         handlersRunning += d.handlersRunning
         handlersCancelled += d.handlersCancelled
         requestsTotal += d.requestsTotal
+        requestsAnsweredInline += d.requestsAnsweredInline
+        requestBodiesTooSlow += d.requestBodiesTooSlow
         for (k, v) in d.requestsByStatus { requestsByStatus[k, default: 0] += v }
         bytesIn += d.bytesIn
         bytesOut += d.bytesOut

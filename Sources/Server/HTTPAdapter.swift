@@ -5,14 +5,26 @@ import HTTP
 struct TokenizerHTTPHandler: HTTPHandler {
     let service: TokenizerService
 
+    /// Health, readiness, metrics and model info are answered on the connection's queue.
+    func respondInline(to request: HTTPRequest) -> HTTPResponse? {
+        service.respondAtOnce(to: Self.serviceRequest(request)).map(Self.httpResponse)
+    }
+
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        Self.httpResponse(await service.respond(to: Self.serviceRequest(request)))
+    }
+
+    static func serviceRequest(_ request: HTTPRequest) -> ServiceRequest {
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.lowercased()
             headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
         }
-        let answer = await service.respond(to: ServiceRequest(method: request.method, path: request.path,
-                                                              query: request.query, headers: headers, body: request.body))
+        return ServiceRequest(method: request.method, path: request.path, query: request.query,
+                              headers: headers, body: request.body)
+    }
+
+    static func httpResponse(_ answer: ServiceResponse) -> HTTPResponse {
         var out = HTTPHeaders()
         for (name, value) in answer.headers { out.add(name, value) }
         return HTTPResponse(status: answer.status, headers: out, body: answer.body)
@@ -42,6 +54,7 @@ extension TransportSnapshot {
             ("vqtok_http2_resets_total", [("direction", "received")], Int64(stats.resetsReceived)),
             ("vqtok_http2_resets_total", [("direction", "sent")], Int64(stats.resetsSent)),
             ("vqtok_http_handlers_cancelled_total", [], Int64(stats.handlersCancelled)),
+            ("vqtok_http_request_bodies_too_slow_total", [], Int64(stats.requestBodiesTooSlow)),
         ]
         for (reason, count) in stats.connectionsClosedByReason.sorted(by: { $0.key < $1.key }) {
             counters.append(("vqtok_http_connections_closed_total", [("reason", reason)], Int64(count)))

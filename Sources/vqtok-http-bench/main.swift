@@ -22,9 +22,13 @@ while let a = args.popFirst() {
 let echoPOST = echo
 let body = [UInt8](repeating: UInt8(ascii: "x"), count: bytes)
 let fixed = HTTPResponse(status: 200, contentType: "text/plain", body: body)
-let server = HTTPServer(configuration: config, handler: HTTPHandlerFunction { request in
-    echoPOST && request.method == "POST" ? HTTPResponse(status: 200, body: request.body) : fixed
-})
+// The fixed response is answered inline, on the connection's queue; echoes go through a Task.
+let handler = HTTPHandlerFunction(inline: { request in
+    echoPOST && request.method == "POST" ? nil : fixed
+}) { request in
+    HTTPResponse(status: 200, body: request.body)
+}
+let server = HTTPServer(configuration: config, handler: handler)
 try server.start(host: host, port: port)
 print("listening on \(host):\(server.boundPort)")
 let signalDrain = server.installSignalDrain(deadline: .seconds(5)) { clean in exit(clean ? 0 : 1) }

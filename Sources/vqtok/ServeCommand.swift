@@ -160,11 +160,18 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Seconds a stalled write may wait for the client to read.")
     var writeTimeoutSeconds: Int = 30
 
+    @Option(help: "Slowest request body accepted, in bytes per second over each body-rate window (408; 0: no minimum).")
+    var minBodyBytesPerSecond: Int = 1024
+
+    @Option(help: "Seconds the request body rate is averaged over.")
+    var bodyRateWindowSeconds: Int = 10
+
     func validate() throws {
         let values = [maxBodyBytes, maxImagePixels, maxNativePixels, maxItems, maxHeaderBytes,
                       maxConcurrentStreams, maxRunningPerConnection, maxConnections,
-                      idleTimeoutSeconds, headerTimeoutSeconds, writeTimeoutSeconds]
+                      idleTimeoutSeconds, headerTimeoutSeconds, writeTimeoutSeconds, bodyRateWindowSeconds]
         guard values.allSatisfy({ $0 > 0 }) else { throw ValidationError("limits must be positive") }
+        guard minBodyBytesPerSecond >= 0 else { throw ValidationError("--min-body-bytes-per-second must be 0 or more") }
     }
 
     var httpConfiguration: HTTPServerConfiguration {
@@ -177,6 +184,8 @@ struct LimitOptions: ParsableArguments {
         http.idleTimeout = .seconds(idleTimeoutSeconds)
         http.headerTimeout = .seconds(headerTimeoutSeconds)
         http.writeTimeout = .seconds(writeTimeoutSeconds)
+        http.minRequestBodyBytesPerSecond = minBodyBytesPerSecond
+        http.requestBodyRateWindow = .seconds(bodyRateWindowSeconds)
         return http
     }
 

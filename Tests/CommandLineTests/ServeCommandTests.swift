@@ -29,6 +29,15 @@ import Testing
     }
 }
 
+extension ServeCommandTests {
+    @Test func bodyRateFlagsAreListedAndANegativeRateIsRefused() throws {
+        let help = try vqtok(["serve", "--help"])
+        #expect(help.stdout.contains("--min-body-bytes-per-second") && help.stdout.contains("--body-rate-window-seconds"))
+        let refused = try vqtok(["serve", "--min-body-bytes-per-second=-1"])
+        #expect(refused.status != 0 && refused.stderr.contains("--min-body-bytes-per-second must be 0 or more"), "\(refused.stderr)")
+    }
+}
+
 func vqtokBinary() -> URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vqtok")
 }

@@ -15,6 +15,8 @@ final class HandlerProbe: @unchecked Sendable {
     private var _started = 0
     private var _running = 0
     private var _maxRunning = 0
+    private var _inline = 0
+    private var _inlineInTask = 0
     var cancelled: Int { lock.lock(); defer { lock.unlock() }; return _cancelled }
     var started: Int { lock.lock(); defer { lock.unlock() }; return _started }
     var maxRunning: Int { lock.lock(); defer { lock.unlock() }; return _maxRunning }
@@ -23,6 +25,12 @@ final class HandlerProbe: @unchecked Sendable {
     }
     func didFinish() { lock.lock(); _running -= 1; lock.unlock() }
     func didCancel() { lock.lock(); _cancelled += 1; lock.unlock() }
+    /// Inline answers given, and how many of them ran inside a Task (none should).
+    var inline: Int { lock.lock(); defer { lock.unlock() }; return _inline }
+    var inlineInTask: Int { lock.lock(); defer { lock.unlock() }; return _inlineInTask }
+    func didAnswerInline(inTask: Bool) {
+        lock.lock(); _inline += 1; if inTask { _inlineInTask += 1 }; lock.unlock()
+    }
 }
 
 /// Routes used by the tests:
@@ -32,8 +40,15 @@ final class HandlerProbe: @unchecked Sendable {
 ///   GET  /slow?ms=N         "slow" after N ms (Task.sleep, so cancellable)
 ///   GET  /hang              waits until cancelled (records the cancellation), then 500
 ///   GET  /headers           the request headers as "name: value" lines
+///   GET  /inline            "inline", answered inline (`respondInline`, on the connection's queue)
 struct TestHandler: HTTPHandler {
     let probe: HandlerProbe
+
+    func respondInline(to request: HTTPRequest) -> HTTPResponse? {
+        guard request.path == "/inline" else { return nil }
+        probe.didAnswerInline(inTask: withUnsafeCurrentTask { $0 != nil })
+        return .text("inline")
+    }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         probe.didStart()

@@ -12,6 +12,30 @@ extension TokenizerService {
         } catch {
             response = ServiceResponse(error: error)
         }
+        return finish(response, to: request, route: route, since: start)
+    }
+
+    /// The same answer as `respond(to:)` for the routes that answer from memory at once
+    /// (`Route.answersAtOnce`: health, readiness, metrics, model info); nil for the others.
+    /// Synchronous, so the HTTP layer can run it on the connection's queue.
+    func respondAtOnce(to request: ServiceRequest) -> ServiceResponse? {
+        guard let route = Route.match(request.path), route.answersAtOnce else { return nil }
+        let start = ContinuousClock.now
+        metrics.requestStarted()
+        defer { metrics.requestFinished() }
+        var response: ServiceResponse
+        do {
+            response = try answerAtOnce(request, route: try allowed(request, route: route))
+        } catch {
+            response = ServiceResponse(error: error)
+        }
+        return finish(response, to: request, route: route, since: start)
+    }
+
+    /// HEAD without a body, the timing headers, and the request counted in the metrics.
+    private func finish(_ answer: ServiceResponse, to request: ServiceRequest, route: Route?,
+                        since start: ContinuousClock.Instant) -> ServiceResponse {
+        var response = answer
         if request.method == "HEAD" { response.body = [] }
         let total = ContinuousClock.now - start
         if response.computeTime == .zero && response.queueTime == .zero { response.computeTime = total }
@@ -34,9 +58,32 @@ extension TokenizerService {
 
     private func answer(_ request: ServiceRequest, route: Route?) async throws(ServiceError) -> ServiceResponse {
         guard let route else { throw .notFound("no route for \(request.path); see GET /v1/models") }
+        switch try allowed(request, route: route) {
+        case .encode(let name):
+            let runtime = try servingModel(name)
+            let input = ImageInput(maxImagePixels: configuration.maxImagePixels,
+                                   maxNativePixels: configuration.maxNativePixels,
+                                   maxItems: configuration.maxItemsPerRequest)
+            return try await EncodeHandler(input: input, metrics: metrics).handle(request, model: runtime)
+        case .decode(let name):
+            let runtime = try servingModel(name)
+            return try await DecodeHandler(metrics: metrics, defaultQuality: configuration.defaultJPEGQuality)
+                .handle(request, model: runtime)
+        case .healthz, .readyz, .metrics, .models, .model:
+            return try answerAtOnce(request, route: route)
+        }
+    }
+
+    /// `route`, when it answers `request.method`; else 405.
+    private func allowed(_ request: ServiceRequest, route: Route) throws(ServiceError) -> Route {
         guard route.methods.contains(request.method) else {
             throw .methodNotAllowed(request.method, path: request.path, allowed: route.methods)
         }
+        return route
+    }
+
+    /// The routes answered from memory: no model work, no waiting.
+    private func answerAtOnce(_ request: ServiceRequest, route: Route) throws(ServiceError) -> ServiceResponse {
         switch route {
         case .healthz:
             return ServiceResponse(json: "{\"status\":\"ok\"}")
@@ -52,16 +99,8 @@ extension TokenizerService {
             return ServiceResponse(json: ModelInfo.list(allRuntimes, configuration: configuration))
         case .model(let name):
             return ServiceResponse(json: ModelInfo.json(try model(name), configuration: configuration))
-        case .encode(let name):
-            let runtime = try servingModel(name)
-            let input = ImageInput(maxImagePixels: configuration.maxImagePixels,
-                                   maxNativePixels: configuration.maxNativePixels,
-                                   maxItems: configuration.maxItemsPerRequest)
-            return try await EncodeHandler(input: input, metrics: metrics).handle(request, model: runtime)
-        case .decode(let name):
-            let runtime = try servingModel(name)
-            return try await DecodeHandler(metrics: metrics, defaultQuality: configuration.defaultJPEGQuality)
-                .handle(request, model: runtime)
+        case .encode, .decode:
+            preconditionFailure("\(route.template) does not answer at once")
         }
     }
 

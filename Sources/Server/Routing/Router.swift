@@ -20,6 +20,15 @@ enum Route: Sendable, Equatable {
         }
     }
 
+    /// Whether the route answers from memory at once (no model work, nothing to wait for), so
+    /// the HTTP layer may run it on the connection's queue instead of in a Task.
+    var answersAtOnce: Bool {
+        switch self {
+        case .encode, .decode: false
+        case .healthz, .readyz, .metrics, .models, .model: true
+        }
+    }
+
     /// Methods each route answers (HEAD goes with GET).
     var methods: [String] {
         switch self {

@@ -84,4 +84,27 @@ import Testing
         #expect(text.value("vqtok_http2_resets_received_total") == 5)
         #expect(text.value("vqtok_http_connections_open") == 2)
     }
+
+    @Test func infoRoutesAnswerAtOnceAsTheGeneralPathDoes() async throws {
+        let h = try await ServiceHarness()
+        defer { h.shutdown() }
+        let atOnce: [(String, String)] = [("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"),
+                                          ("GET", "/v1/models"), ("GET", "/v1/models/tiny"),
+                                          ("GET", "/v1/models/other"), ("POST", "/healthz")]
+        for (method, path) in atOnce {
+            let request = ServiceRequest(method: method, path: path)
+            let inline = try #require(h.service.respondAtOnce(to: request), "\(method) \(path)")
+            let general = await h.service.respond(to: request)
+            #expect(inline.status == general.status && inline.body == general.body, "\(method) \(path)")
+            #expect(inline.header("x-total-time") != nil)
+        }
+        let scrape = try #require(h.service.respondAtOnce(to: ServiceRequest(method: "GET", path: "/metrics")))
+        #expect(scrape.status == 200 && !scrape.body.isEmpty)
+        for path in ["/v1/models/tiny/encode", "/v1/models/tiny/decode", "/nothing"] {
+            #expect(h.service.respondAtOnce(to: ServiceRequest(method: "POST", path: path)) == nil, "\(path) takes the general path")
+        }
+        let text = PrometheusText(String(decoding: (await h.send("GET", "/metrics")).body, as: UTF8.self))
+        #expect(text.value("vqtok_requests_total", ["route": "/healthz", "method": "GET", "status": "200"]) == 2,
+                "answers at once are counted like the others")
+    }
 }
