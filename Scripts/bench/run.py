@@ -172,11 +172,12 @@ def model_flops(cfg: dict) -> tuple[float, float]:
 # --------------------------------------------------------------------------- preparation
 
 def prepare(args) -> None:
-    if not (MODEL / ".complete").exists():
+    # The model, its images and ONNX files only for the model rows (the search needs numpy and faiss).
+    if "model" in args.sections and not (MODEL / ".complete").exists():
         log("making the benchmark model (about 600 MB)")
         subprocess.run([str(VENV_PY), str(HERE / "make_bench_model.py"), "--out", str(MODEL), "--calibrate"],
                        check=True, env=env_for(2))
-    for b in args.batches:
+    for b in (args.batches if "model" in args.sections else []):
         path = CACHE / f"images_b{b}.npy"
         if not path.exists():
             np.save(path, test_images(b, CONFIG["preprocessing"]["resolution"], seed=100 + b))
