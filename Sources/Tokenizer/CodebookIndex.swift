@@ -16,7 +16,7 @@
 /// Pruning only pays in low dimensions: for d > `maximumTreeDimension`, or a codebook no
 /// larger than a leaf, the tree is the root alone and the search is a plain blocked scan.
 struct CodebookIndex: Sendable {
-    static let leafSize = 128
+    static let leafSize = 512
     static let maximumTreeDimension = 16
 
     let dim: Int

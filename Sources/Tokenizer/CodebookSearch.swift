@@ -106,27 +106,28 @@ func foldArgmin(_ scores: UnsafePointer<Float>, ids: UnsafePointer<Int32>, count
         if scores[t] < minimum { minimum = scores[t] }
         t += 1
     }
-    // Only a row whose minimum reaches the best can change it (with the best at +inf, a row
-    // of +inf or NaN goes on: +inf with a lower id wins).
+    // Only a row whose minimum reaches the best can change it; then the lowest id among the
+    // entries equal to that minimum (NaN equals nothing; with the best at +inf, +inf entries
+    // still compete on their id).
     if minimum > best { return }
-    var laneBest = Lanes(repeating: best)
-    var laneId = SIMD8<Int32>(repeating: bestId)
+    let target = Lanes(repeating: minimum)
+    var laneId = SIMD8<Int32>(repeating: .max)
     let rawIds = UnsafeRawPointer(ids)
     t = 0
     while t + 8 <= count {
         let d = rawScores.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self)
         let id = rawIds.loadUnaligned(fromByteOffset: t * 4, as: SIMD8<Int32>.self)
-        let better = (d .< laneBest) .| ((d .== laneBest) .& (id .< laneId))
-        laneBest.replace(with: d, where: better)
-        laneId.replace(with: id, where: better)
+        laneId.replace(with: id, where: (d .== target) .& (id .< laneId))
         t += 8
     }
-    for lane in 0..<8 where laneBest[lane] < best || (laneBest[lane] == best && laneId[lane] < bestId) {
-        (best, bestId) = (laneBest[lane], laneId[lane])
-    }
+    var id = laneId.min()
     while t < count {
-        let d = scores[t]
-        if d < best || (d == best && ids[t] < bestId) { (best, bestId) = (d, ids[t]) }
+        if scores[t] == minimum && ids[t] < id { id = ids[t] }
         t += 1
+    }
+    if minimum < best {
+        (best, bestId) = (minimum, id)
+    } else if id < bestId {
+        bestId = id
     }
 }

@@ -24,11 +24,12 @@ extension CodebookIndex {
         var best = Best(count: count)
         // 1. Home leaves: each query is in one, so the workers write disjoint rows.
         let homes = leafRanges(workers, weight: { plan.firstOfLeaf[$0 + 1] - plan.firstOfLeaf[$0] })
+        let sortedRows = (0..<count).map { Int32($0) }
         best.withSinks { sink in
             forEach(homes.count, workers) { chunk in
                 var scorer = LeafScorer(self)
                 for leaf in homes[chunk] {
-                    let rows = plan.firstOfLeaf[leaf]..<plan.firstOfLeaf[leaf + 1]
+                    let rows = sortedRows[plan.firstOfLeaf[leaf]..<plan.firstOfLeaf[leaf + 1]]
                     if !rows.isEmpty { scorer.score(leaf: leaf, rows: rows, plan, into: sink, rowOffset: 0) }
                 }
             }
@@ -66,10 +67,16 @@ extension CodebookIndex {
     /// the tree together: a subtree is left as soon as its box is beyond the largest threshold
     /// from the box of their points, and only the leaves reached are tested query by query.
     private func candidateLeaves(_ plan: QueryPlan, homes: Range<Int>, threshold: [Float]) -> [Int32] {
+        typealias Lanes = SIMD8<Float>
         var pairs: [Int32] = []
+        pairs.reserveCapacity(64 * (plan.firstOfLeaf[homes.upperBound] - plan.firstOfLeaf[homes.lowerBound]))
         var groupLow = [Float](repeating: 0, count: boxStride)
         var groupHigh = [Float](repeating: 0, count: boxStride)
         var stack = [Int](repeating: 0, count: depth + 2)  // a depth-first walk holds one sibling per level
+        // The group's points dimension-major, 8 queries to a vector: [block, d] (NaN past the
+        // last query, whose bound is then NaN and never passes), and their thresholds [block].
+        var lanes: [Lanes] = []
+        var laneThreshold: [Lanes] = []
         plan.points.withUnsafeBufferPointer { points in
         lower.withUnsafeBufferPointer { lower in
         upper.withUnsafeBufferPointer { upper in
@@ -80,6 +87,18 @@ extension CodebookIndex {
                 guard !rows.isEmpty else { continue }
                 var largest = -Float.infinity
                 for c in 0..<boxStride { (groupLow[c], groupHigh[c]) = (Float.infinity, -Float.infinity) }
+                lanes.removeAll(keepingCapacity: true)
+                laneThreshold.removeAll(keepingCapacity: true)
+                for first in stride(from: rows.lowerBound, to: rows.upperBound, by: 8) {
+                    var limit = Lanes(repeating: -.infinity)
+                    for c in 0..<dim {
+                        var z = Lanes(repeating: .nan)
+                        for lane in 0..<min(8, rows.upperBound - first) { z[lane] = points[(first + lane) * boxStride + c] }
+                        lanes.append(z)
+                    }
+                    for lane in 0..<min(8, rows.upperBound - first) { limit[lane] = threshold[first + lane] }
+                    laneThreshold.append(limit)
+                }
                 for s in rows {
                     for c in 0..<boxStride {
                         groupLow[c] = min(groupLow[c], points[s * boxStride + c])
@@ -102,11 +121,22 @@ extension CodebookIndex {
                         top += 2
                         continue
                     }
-                    for s in rows {
-                        let z = points.baseAddress! + s * boxStride
-                        if boxBound(low: z, high: z, lower: nodeLower, upper: nodeUpper, stride: boxStride) <= threshold[s] {
+                    // The leaf, 8 queries at a time: Σ_c max(lower_c − z_c, z_c − upper_c, 0)² ≤ threshold.
+                    for block in 0..<laneThreshold.count {
+                        var bound = Lanes()
+                        for c in 0..<dim {
+                            let z = lanes[block * dim + c]
+                            let below = Lanes(repeating: nodeLower[c]) - z
+                            let above = z - Lanes(repeating: nodeUpper[c])
+                            var gap = below.replacing(with: above, where: above .> below)
+                            gap.replace(with: 0, where: gap .< 0)
+                            bound += gap * gap
+                        }
+                        let pass = bound .<= laneThreshold[block]
+                        guard any(pass) else { continue }
+                        for lane in 0..<8 where pass[lane] {
                             pairs.append(Int32(node - firstLeaf))
-                            pairs.append(Int32(s))
+                            pairs.append(Int32(rows.lowerBound + block * 8 + lane))
                         }
                     }
                 }
@@ -280,32 +310,32 @@ private struct LeafScorer {
     /// the scores into `sink[rowOffset + row]`; one sgemm per block of rows:
     ///
     ///     scores [rows, n] = A [rows, d + 1] · columns(leaf) [d + 1, n]
-    mutating func score<Rows: Collection>(leaf: Int, rows: Rows, _ plan: QueryPlan, into sink: BestSink,
-                                          rowOffset: Int) where Rows.Element: BinaryInteger {
+    mutating func score(leaf: Int, rows: ArraySlice<Int32>, _ plan: QueryPlan, into sink: BestSink, rowOffset: Int) {
         let width = index.dim + 1
         let node = index.firstLeaf + leaf
         let (from, columns) = (index.start[node], index.end[node] - index.start[node])
         let block = max(1, CodebookIndex.singleThreadedProduct / (columns * width))
-        let rowList = rows.map { Int($0) }
-        if gathered.count < rowList.count * width { gathered = [Float](repeating: 0, count: rowList.count * width) }
+        if gathered.count < rows.count * width { gathered = [Float](repeating: 0, count: rows.count * width) }
+        rows.withUnsafeBufferPointer { rows in
         plan.augmented.withUnsafeBufferPointer { augmented in
         gathered.withUnsafeMutableBufferPointer { a in
         index.columns.withUnsafeBufferPointer { codes in
         index.original.withUnsafeBufferPointer { original in
         scores.withUnsafeMutableBufferPointer { scores in
-            for (k, r) in rowList.enumerated() {
-                (a.baseAddress! + k * width).update(from: augmented.baseAddress! + r * width, count: width)
+            for k in 0..<rows.count {
+                (a.baseAddress! + k * width).update(from: augmented.baseAddress! + Int(rows[k]) * width, count: width)
             }
-            for first in stride(from: 0, to: rowList.count, by: block) {
-                let m = min(block, rowList.count - first)
+            for first in stride(from: 0, to: rows.count, by: block) {
+                let m = min(block, rows.count - first)
                 BLAS.sgemm(m: m, n: columns, k: width, a: a.baseAddress! + first * width, lda: width,
                            b: codes.baseAddress! + from, ldb: index.size, c: scores.baseAddress!, ldc: columns)
                 for k in 0..<m {
-                    let row = rowOffset + rowList[first + k]
+                    let row = rowOffset + Int(rows[first + k])
                     foldArgmin(scores.baseAddress! + k * columns, ids: original.baseAddress! + from, count: columns,
                                best: &sink.distance[row], bestId: &sink.id[row])
                 }
             }
+        }
         }
         }
         }
