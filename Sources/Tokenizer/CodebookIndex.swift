@@ -6,7 +6,7 @@
 /// that one sgemm with the queries augmented by a 1 gives ‖c‖² − 2 q·c directly:
 ///
 ///     columns    [d + 1, n]   column s = (c_j, ‖c_j‖²) with j = original[s]
-///     original   [n]          column s → codebook row j
+///     original   [n]          column s → codebook row j, ascending within each leaf
 ///     lower/upper [nodes, boxStride]  the bounding box of each node's codes (d rounded up to
 ///                             a multiple of 8, the padding 0, for `boxBound`'s SIMD lanes)
 ///     start/end  [nodes]      node i holds columns start[i]..<end[i]
@@ -74,19 +74,18 @@ struct CodebookIndex: Sendable {
             }
             let middle = (to - from) / 2
             selectMedian(&permutation, keys, kth: middle)
-            // Apply the permutation to the node's rows and their original indices.
-            moved.removeAll(keepingCapacity: true)
-            moved.append(contentsOf: work[(from * dim)..<(to * dim)])
-            let originals = Array(order[from..<to])
-            for (k, p) in permutation.enumerated() {
-                let source = Int(p)
-                order[from + k] = originals[source]
-                for c in 0..<dim { work[(from + k) * dim + c] = moved[source * dim + c] }
-            }
+            reorder(&work, &order, from: from, dim: dim, sources: permutation.map { Int($0) }, scratch: &moved)
             splitDimension[node] = widest
             splitValue[node] = keys[Int(permutation[middle])]
             (start[2 * node + 1], end[2 * node + 1]) = (from, from + middle)
             (start[2 * node + 2], end[2 * node + 2]) = (from + middle, to)
+        }
+        // Within each leaf, the codes by original index: a leaf's ids then ascend along its
+        // columns, which `foldArgmin` relies on for ties.
+        for node in ((1 << depth) - 1)..<nodes where depth > 0 {
+            let (from, to) = (start[node], end[node])
+            let sources = (0..<(to - from)).sorted { order[from + $0] < order[from + $1] }
+            reorder(&work, &order, from: from, dim: dim, sources: sources, scratch: &moved)
         }
         // Columns in tree order; leaf boxes, then every internal box as the union of its children's.
         var columns = [Float](repeating: 0, count: (dim + 1) * size)
@@ -159,6 +158,20 @@ func boxBound(low: UnsafePointer<Float>, high: UnsafePointer<Float>,
         sum += gap * gap
     }
     return sum.sum()
+}
+
+/// Rows from..<from + sources.count of the row-major [·, dim] `work` and of `order` become
+/// rows from + sources[k] in turn (a permutation of that range, relative to `from`).
+private func reorder(_ work: inout [Float], _ order: inout [Int32], from: Int, dim: Int, sources: [Int],
+                     scratch: inout [Float]) {
+    let to = from + sources.count
+    scratch.removeAll(keepingCapacity: true)
+    scratch.append(contentsOf: work[(from * dim)..<(to * dim)])
+    let originals = Array(order[from..<to])
+    for (k, source) in sources.enumerated() {
+        order[from + k] = originals[source]
+        for c in 0..<dim { work[(from + k) * dim + c] = scratch[source * dim + c] }
+    }
 }
 
 /// The dimension along which `rows` of a row-major [·, dim] matrix spread widest (the first

@@ -88,7 +88,9 @@ extension CodebookIndex {
 
 /// Folds scores[0..<count] (distances, less ‖z‖²) of the codes named `ids` into a query's
 /// running best: the smallest distance, and among equal ones the lowest id. NaN never wins.
-/// Most rows hold nothing better than the best so far: their minimum alone is looked at.
+/// `ids` must ascend (one leaf of `CodebookIndex`, or a tile of the plain scan), so that the
+/// first position holding the minimum has the lowest id among equal ones. Most rows hold
+/// nothing better than the best so far: their minimum alone is looked at.
 @inline(__always)
 func foldArgmin(_ scores: UnsafePointer<Float>, ids: UnsafePointer<Int32>, count: Int,
                 best: inout Float, bestId: inout Int32) {
@@ -106,28 +108,17 @@ func foldArgmin(_ scores: UnsafePointer<Float>, ids: UnsafePointer<Int32>, count
         if scores[t] < minimum { minimum = scores[t] }
         t += 1
     }
-    // Only a row whose minimum reaches the best can change it; then the lowest id among the
-    // entries equal to that minimum (NaN equals nothing; with the best at +inf, +inf entries
-    // still compete on their id).
+    // Only a row whose minimum reaches the best can change it (with the best at +inf, a row
+    // of +inf competes on its id; NaN equals nothing, so a row of NaN finds no position).
     if minimum > best { return }
     let target = Lanes(repeating: minimum)
-    var laneId = SIMD8<Int32>(repeating: .max)
-    let rawIds = UnsafeRawPointer(ids)
     t = 0
     while t + 8 <= count {
-        let d = rawScores.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self)
-        let id = rawIds.loadUnaligned(fromByteOffset: t * 4, as: SIMD8<Int32>.self)
-        laneId.replace(with: id, where: (d .== target) .& (id .< laneId))
+        let equal = rawScores.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self) .== target
+        if any(equal) { break }
         t += 8
     }
-    var id = laneId.min()
-    while t < count {
-        if scores[t] == minimum && ids[t] < id { id = ids[t] }
-        t += 1
-    }
-    if minimum < best {
-        (best, bestId) = (minimum, id)
-    } else if id < bestId {
-        bestId = id
-    }
+    while t < count && scores[t] != minimum { t += 1 }
+    guard t < count else { return }
+    if minimum < best || ids[t] < bestId { (best, bestId) = (minimum, ids[t]) }
 }
