@@ -172,11 +172,12 @@ def model_flops(cfg: dict) -> tuple[float, float]:
 # --------------------------------------------------------------------------- preparation
 
 def prepare(args) -> None:
-    if not (MODEL / ".complete").exists():
+    # The model, its images and ONNX files only for the model rows (the search needs numpy and faiss).
+    if "model" in args.sections and not (MODEL / ".complete").exists():
         log("making the benchmark model (about 600 MB)")
         subprocess.run([str(VENV_PY), str(HERE / "make_bench_model.py"), "--out", str(MODEL), "--calibrate"],
                        check=True, env=env_for(2))
-    for b in args.batches:
+    for b in (args.batches if "model" in args.sections else []):
         path = CACHE / f"images_b{b}.npy"
         if not path.exists():
             np.save(path, test_images(b, CONFIG["preprocessing"]["resolution"], seed=100 + b))
@@ -282,7 +283,7 @@ def conv_section(args, results: dict, threads: list[int]) -> None:
 def prototypes_section(args, results: dict, threads: list[int]) -> None:
     """The stand-alone prototypes of Benchmarks/prototypes (not vqtok's code), in the same run."""
     protos = REPO / "Benchmarks" / "prototypes"
-    for name in ("conv3x3", "search", "silu"):
+    for name in ("conv3x3", "silu"):
         subprocess.run(["swift", "build", "-c", "release", "--package-path", str(protos / name)],
                        check=True, capture_output=True)
     out = results.setdefault("prototypes", {})
@@ -292,16 +293,6 @@ def prototypes_section(args, results: dict, threads: list[int]) -> None:
         cmd = pinned(t, [str(protos / "conv3x3" / ".build" / "release" / "conv3x3"), str(t)])
         log("  $", " ".join(cmd))
         out[f"conv3x3_t{t}"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
-        for n, d in args.codebooks:
-            for q in args.queries:
-                cmd = pinned(t, [str(protos / "search" / ".build" / "release" / "search"),
-                                 str(CACHE / f"codebook_{n}x{d}.npy"), str(CACHE / f"queries_{q}x{d}.npy"), str(t),
-                                 str(CACHE / "work" / f"ids_proto_{n}x{d}_q{q}_t{t}.npy")])
-                log("  $", " ".join(cmd))
-                text = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
-                faiss_ids = CACHE / "work" / f"ids_faiss_search_{n}x{d}_q{q}_t{t}.npy"
-                same = agreement(CACHE / "work" / f"ids_proto_{n}x{d}_q{q}_t{t}.npy", faiss_ids)
-                out[f"search_{n}x{d}_q{q}_t{t}"] = text + f"ids equal to FAISS's: {same}\n"
         save(args, results)
 
 

@@ -17,6 +17,8 @@ struct Codebook: Sendable {
     /// ‖c_j‖², for the search's ‖c‖² − 2 z·c.
     let squaredNorms: [Float]
     let normalizesLatents: Bool
+    /// The codes ordered for the search (tree, boxes, augmented rows), built here once.
+    let index: CodebookIndex
 
     init(_ config: QuantizerConfig, _ weights: Weights) throws {
         let (n, e) = (config.codebookSize, config.embedDim)
@@ -47,12 +49,14 @@ struct Codebook: Sendable {
         self.size = vectors.count / dim
         self.dim = dim
         self.vectors = vectors
-        self.squaredNorms = (0..<size).map { j in
+        let squaredNorms = (0..<size).map { j in
             var sum: Float = 0
             for c in 0..<dim { sum += vectors[j * dim + c] * vectors[j * dim + c] }
             return sum
         }
+        self.squaredNorms = squaredNorms
         self.normalizesLatents = normalizesLatents
+        self.index = CodebookIndex(vectors: vectors, squaredNorms: squaredNorms, dim: dim)
     }
 }
 

@@ -1,42 +1,23 @@
-import Dispatch
-import Foundation
 import Tensor
 
 extension Codebook {
-    /// Codebook rows per tile: 2048 × e floats stay in cache while a query block's scores
-    /// (queryBlock × 2048) are reduced.
-    static let tileRows = 2048
-    static let queryBlock = 128
-
     /// For each query row z_i of `queries` ([count, dim]):
     ///     ids[i] = argmin_j ‖c_j‖² − 2 z_i·c_j      (= argmin ‖z_i − c_j‖²; ties → lowest j, as torch.argmin)
     ///
-    /// Blocked: a sgemm scores a block of queries against one codebook tile, and a SIMD16 argmin
-    /// folds the tile into each query's running best. Query blocks run in parallel.
+    /// Every distance comes from a sgemm of augmented rows, (−2z, 1)·(c, ‖c‖²), so the search
+    /// is batched on BLAS. Small dimensions (`CodebookIndex`) take the pruned search: the
+    /// queries grouped by the tree node they fall in, each group multiplied only against the
+    /// nodes whose box could hold a nearer code; the ids are those of the full scan.
+    /// Larger dimensions take the blocked full scan.
     func nearestCodes(_ queries: [Float], count: Int) -> [Int32] {
         precondition(queries.count == count * dim, "nearestCodes: \(queries.count) values are not [\(count), \(dim)]")
-        var ids = [Int32](repeating: 0, count: count)
-        let blocks = (count + Self.queryBlock - 1) / Self.queryBlock
-        queries.withUnsafeBufferPointer { qBuf in
-        vectors.withUnsafeBufferPointer { cBuf in
-        squaredNorms.withUnsafeBufferPointer { nBuf in
-        ids.withUnsafeMutableBufferPointer { idBuf in
-            let job = SearchJob(queries: qBuf.baseAddress!, codes: cBuf.baseAddress!, norms: nBuf.baseAddress!,
-                                ids: idBuf.baseAddress!, count: count, size: size, dim: dim)
-            if blocks == 1 {
-                job.run(block: 0)
-            } else {
-                DispatchQueue.concurrentPerform(iterations: blocks) { job.run(block: $0) }
-            }
-        }
-        }
-        }
-        }
-        return ids
+        guard count > 0 else { return [] }
+        return index.depth == 0 ? index.nearestByScan(queries, count: count)
+                                : index.nearestPruned(queries, count: count)
     }
 
     /// Plain scan with the same contract as `nearestCodes`, accumulating in Double; the
-    /// reference the blocked search is tested against.
+    /// reference the search is tested against.
     func nearestCodesReference(_ queries: [Float], count: Int) -> [Int32] {
         (0..<count).map { i in
             var best = Double.infinity
@@ -52,78 +33,92 @@ extension Codebook {
     }
 }
 
-/// One search's pointers, shared by the query-block workers.
-///
-/// @unchecked Sendable: the inputs are only read, and each worker writes only the ids of
-/// its own query block; the buffers outlive `concurrentPerform`.
-private struct SearchJob: @unchecked Sendable {
-    let queries: UnsafePointer<Float>
-    let codes: UnsafePointer<Float>
-    let norms: UnsafePointer<Float>
-    let ids: UnsafeMutablePointer<Int32>
-    let count, size, dim: Int
+extension CodebookIndex {
+    /// Queries per block and codebook rows per tile of the full scan: a block's scores
+    /// (128 × 2048 floats) stay in cache while they are reduced.
+    static let scanQueryBlock = 128
+    static let scanTileRows = 2048
 
-    func run(block: Int) {
-        let first = block * Codebook.queryBlock
-        let rows = min(Codebook.queryBlock, count - first)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * Codebook.tileRows)
-        defer { scores.deallocate() }
-        var bestDistance = [Float](repeating: .infinity, count: rows)
-        var bestIndex = [Int32](repeating: 0, count: rows)
-        var tileStart = 0
-        while tileStart < size {
-            let tile = min(Codebook.tileRows, size - tileStart)
-            // scores[r, t] = z_(first+r) · c_(tileStart+t)
-            BLAS.sgemm(transB: true, m: rows, n: tile, k: dim,
-                       a: queries + first * dim, lda: dim, b: codes + tileStart * dim, ldb: dim,
-                       c: scores, ldc: tile)
-            for r in 0..<rows {
-                let (distance, index) = argminOfDistances(scores + r * tile, norms: norms + tileStart,
-                                                          count: tile, firstIndex: tileStart)
-                // Strictly smaller: on a tie the earlier tile (lower index) keeps it.
-                if distance < bestDistance[r] {
-                    bestDistance[r] = distance
-                    bestIndex[r] = index
+    /// The full scan: query blocks one after the other, each sgemm free to use OpenBLAS's
+    /// threads (the only pool that runs), the argmin in the calling thread.
+    func nearestByScan(_ queries: [Float], count: Int) -> [Int32] {
+        let augmented = augmentedQueries(queries, count: count, order: nil)
+        let width = dim + 1
+        var ids = [Int32](repeating: 0, count: count)
+        var scores = [Float](repeating: 0, count: Self.scanQueryBlock * min(size, Self.scanTileRows))
+        var best = [Float](repeating: .infinity, count: Self.scanQueryBlock)
+        var bestId = [Int32](repeating: .max, count: Self.scanQueryBlock)
+        for first in stride(from: 0, to: count, by: Self.scanQueryBlock) {
+            let block = min(Self.scanQueryBlock, count - first)
+            for r in 0..<block { (best[r], bestId[r]) = (.infinity, .max) }
+            for tile in stride(from: 0, to: size, by: Self.scanTileRows) {
+                let tileColumns = min(Self.scanTileRows, size - tile)
+                augmented.withUnsafeBufferPointer { a in
+                columns.withUnsafeBufferPointer { b in
+                original.withUnsafeBufferPointer { o in
+                scores.withUnsafeMutableBufferPointer { s in
+                    // scores[r, t] = ‖c‖² − 2 z_(first+r)·c_(tile+t)
+                    BLAS.sgemm(m: block, n: tileColumns, k: width, a: a.baseAddress! + first * width, lda: width,
+                               b: b.baseAddress! + tile, ldb: size, c: s.baseAddress!, ldc: tileColumns)
+                    for r in 0..<block {
+                        foldArgmin(s.baseAddress! + r * tileColumns, ids: o.baseAddress! + tile, count: tileColumns,
+                                   best: &best[r], bestId: &bestId[r])
+                    }
+                }
+                }
+                }
                 }
             }
-            tileStart += tile
+            for r in 0..<block { ids[first + r] = bestId[r] == .max ? 0 : bestId[r] }
         }
-        for r in 0..<rows { ids[first + r] = bestIndex[r] }
+        return ids
+    }
+
+    /// [count, d] queries → [count, d + 1] rows (−2z, 1), in `order` (sorted position → query)
+    /// when given: the A operand whose product with `columns` is ‖c‖² − 2 z·c.
+    func augmentedQueries(_ queries: [Float], count: Int, order: [Int32]?) -> [Float] {
+        var augmented = [Float](repeating: 1, count: count * (dim + 1))
+        for s in 0..<count {
+            let i = order.map { Int($0[s]) } ?? s
+            for c in 0..<dim { augmented[s * (dim + 1) + c] = -2 * queries[i * dim + c] }
+        }
+        return augmented
     }
 }
 
-/// min over t of norms[t] − 2·scores[t], with the lowest t among equal minima.
-/// Returns the distance and `firstIndex + t`.
+/// Folds scores[0..<count] (distances, less ‖z‖²) of the codes named `ids` into a query's
+/// running best: the smallest distance, and among equal ones the lowest id. NaN never wins.
+/// `ids` must ascend (one leaf of `CodebookIndex`, or a tile of the plain scan), so that the
+/// first position holding the minimum has the lowest id among equal ones. Most rows hold
+/// nothing better than the best so far: their minimum alone is looked at.
 @inline(__always)
-private func argminOfDistances(_ scores: UnsafePointer<Float>, norms: UnsafePointer<Float>,
-                               count: Int, firstIndex: Int) -> (Float, Int32) {
-    typealias Lanes = SIMD16<Float>
-    let width = Lanes.scalarCount
-    var best = Lanes(repeating: .infinity)
-    var bestIndex = SIMD16<Int32>(repeating: Int32.max)
-    var index = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &+ Int32(firstIndex)
-    let step = SIMD16<Int32>(repeating: Int32(width))
+func foldArgmin(_ scores: UnsafePointer<Float>, ids: UnsafePointer<Int32>, count: Int,
+                best: inout Float, bestId: inout Int32) {
+    typealias Lanes = SIMD8<Float>
     let rawScores = UnsafeRawPointer(scores)
-    let rawNorms = UnsafeRawPointer(norms)
+    var laneMinimum = Lanes(repeating: .infinity)
     var t = 0
-    while t + width <= count {
-        let s = rawScores.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self)
-        let n = rawNorms.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self)
-        let d = n - 2 * s
-        // Each lane sees increasing indices, so strict < keeps its lowest index among ties.
-        let better = d .< best
-        best.replace(with: d, where: better)
-        bestIndex.replace(with: index, where: better)
-        index &+= step
-        t += width
+    while t + 8 <= count {
+        let d = rawScores.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self)
+        laneMinimum.replace(with: d, where: d .< laneMinimum)
+        t += 8
     }
-    var minimum = best.min()
-    var minimumIndex = bestIndex.replacing(with: Int32.max, where: best .!= minimum).min()
+    var minimum = laneMinimum.min()
     while t < count {
-        let d = norms[t] - 2 * scores[t]
-        if d < minimum { minimum = d; minimumIndex = Int32(firstIndex + t) }
+        if scores[t] < minimum { minimum = scores[t] }
         t += 1
     }
-    if minimumIndex == Int32.max { minimumIndex = Int32(firstIndex) }  // every distance NaN or +inf
-    return (minimum, minimumIndex)
+    // Only a row whose minimum reaches the best can change it (with the best at +inf, a row
+    // of +inf competes on its id; NaN equals nothing, so a row of NaN finds no position).
+    if minimum > best { return }
+    let target = Lanes(repeating: minimum)
+    t = 0
+    while t + 8 <= count {
+        let equal = rawScores.loadUnaligned(fromByteOffset: t * 4, as: Lanes.self) .== target
+        if any(equal) { break }
+        t += 8
+    }
+    while t < count && scores[t] != minimum { t += 1 }
+    guard t < count else { return }
+    if minimum < best || ids[t] < bestId { (best, bestId) = (minimum, ids[t]) }
 }

@@ -1,12 +1,12 @@
 import Tensor
 
-/// Nearest codebook row by squared L2 over a plain codebook: the same blocked sgemm + SIMD
-/// argmin search that `VQTokenizer.encode` runs, public so that `vqtok bench search` can time
-/// it alone (Scripts/bench/run.py compares it with FAISS). Ties resolve to the lowest index.
+/// Nearest codebook row by squared L2 over a plain codebook: the same search that
+/// `VQTokenizer.encode` runs (`Codebook.nearestCodes`), public so that `vqtok bench search` can
+/// time it alone (Scripts/bench/run.py compares it with FAISS). Ties resolve to the lowest index.
 public struct NearestCodeSearch: Sendable {
     let codebook: Codebook
 
-    /// `codebook` is [n, d]; the row norms are computed here, once.
+    /// `codebook` is [n, d]; the row norms and the search index are built here, once.
     public init(codebook: Tensor) {
         precondition(codebook.shape.count == 2 && codebook.shape[0] > 0 && codebook.shape[1] > 0,
                      "NearestCodeSearch wants a codebook [n, d], got \(codebook.shape)")

@@ -2,54 +2,101 @@ import Testing
 @testable import Tokenizer
 
 @Suite struct CodebookSearchTests {
-    /// Random floats: the blocked search must pick a code whose exact distance is within
-    /// float rounding of the best (where the two disagree, it is a near-tie).
-    @Test(arguments: [(5000, 8, 300), (37, 3, 1), (2048 + 17, 16, 129), (4096, 256, 40)])
-    func blockedSearchMatchesReference(size: Int, dim: Int, queryCount: Int) {
+    /// Random codebooks, through the tree (d ≤ 16, more codes than a leaf) or the full scan,
+    /// queries inside the codebook's range and a tenth far outside it: every id is the Double
+    /// scan's, or a near-tie within the Float rounding of ‖c‖² − 2z·c (which BLAS kernels
+    /// round differently from one tile position to another, so no Float scan is the truth).
+    @Test(arguments: [(5000, 8, 300), (37, 3, 1), (100, 8, 50), (2048 + 17, 16, 129), (20000, 8, 1000),
+                      (3000, 5, 257), (1500, 12, 64), (900, 3, 7), (2100, 24, 33), (4096, 256, 40)])
+    func searchMatchesReference(size: Int, dim: Int, queryCount: Int) {
         var values = SeededValues(seed: UInt64(size * 31 + dim))
         let codebook = Codebook(vectors: values.values(size * dim), dim: dim, normalizesLatents: false)
-        let queries = values.values(queryCount * dim)
-        let fast = codebook.nearestCodes(queries, count: queryCount)
+        var queries = values.values(queryCount * dim)
+        for i in stride(from: 0, to: queryCount, by: 10) {
+            for c in 0..<dim { queries[i * dim + c] *= 100 }
+        }
+        let ids = codebook.nearestCodes(queries, count: queryCount)
         let reference = codebook.nearestCodesReference(queries, count: queryCount)
+        let codeRadius = Double(codebook.squaredNorms.max()!).squareRoot()
         var nearTies = 0
-        for i in 0..<queryCount where fast[i] != reference[i] {
-            let distance = { (j: Int32) -> Double in
-                (0..<dim).map { c in
-                    let d = Double(queries[i * dim + c]) - Double(codebook.vectors[Int(j) * dim + c])
-                    return d * d
-                }.reduce(0, +)
-            }
-            let (got, best) = (distance(fast[i]), distance(reference[i]))
-            #expect(abs(got - best) <= 1e-5 * max(best, 1e-3), "query \(i): picked \(fast[i]) at \(got), best \(reference[i]) at \(best)")
+        for i in 0..<queryCount where ids[i] != reference[i] {
+            let (got, best) = (squaredDistance(codebook, queries, i, ids[i]), squaredDistance(codebook, queries, i, reference[i]))
+            let radius = squaredDistance(codebook, queries, i, nil).squareRoot() + codeRadius
+            let rounding = Double(8 * dim + 16) * 0x1p-24 * radius * radius
+            #expect(abs(got - best) <= rounding, "query \(i): picked \(ids[i]) at \(got), best \(reference[i]) at \(best)")
             nearTies += 1
         }
         #expect(nearTies * 100 <= queryCount, "\(nearTies) of \(queryCount) queries disagree")
     }
 
-    /// Small integers make every distance exact, so duplicated rows tie exactly — across SIMD
-    /// lanes, the scalar tail and codebook tiles — and the lowest index must win, as in torch.argmin.
-    @Test func exactTiesGoToTheLowestIndex() {
-        let dim = 8
-        let size = 2 * Codebook.tileRows + 21
-        var values = SeededValues(seed: 42)
+    /// Small integers make every distance exact in Float, so duplicated codes tie exactly —
+    /// within a leaf, across leaves and across the scan's tiles — and the lowest index must
+    /// win, as in torch.argmin; the ids then equal the Double scan's exactly. Queries sit on
+    /// codes, between them and far outside the codebook.
+    @Test(arguments: [(2 * 2048 + 21, 8), (3000, 5), (600, 3), (100, 8), (1000, 20)])
+    func exactTiesGoToTheLowestIndex(size: Int, dim: Int) {
+        var values = SeededValues(seed: UInt64(42 + size))
         var vectors = (0..<(size * dim)).map { _ in (values.next() * 4).rounded() }
-        let duplicated = [(5, 2049), (17, 16), (300, size - 1), (2048, 2048 + 16), (3, 4)]
+        let duplicated = [(5, size - 1), (17, 16), (3, 4), (size / 2, size / 3), (0, size / 2 + 1)]
         for (original, copy) in duplicated {
             for c in 0..<dim { vectors[copy * dim + c] = vectors[original * dim + c] }
         }
         let codebook = Codebook(vectors: vectors, dim: dim, normalizesLatents: false)
-        // Queries sitting exactly on the duplicated codes (and their copies).
         var queries: [Float] = []
         for (original, _) in duplicated { queries += vectors[(original * dim)..<((original + 1) * dim)] }
-        queries += (0..<(64 * dim)).map { _ in (values.next() * 4).rounded() }
+        queries += (0..<(300 * dim)).map { _ in (values.next() * 5).rounded() }
+        queries += (0..<(40 * dim)).map { _ in (values.next() * 1000).rounded() }
         let count = queries.count / dim
-        let fast = codebook.nearestCodes(queries, count: count)
-        #expect(fast == codebook.nearestCodesReference(queries, count: count))
-        #expect(Array(fast.prefix(duplicated.count)) == duplicated.map { Int32(min($0.0, $0.1)) })
+        let ids = codebook.nearestCodes(queries, count: count)
+        #expect(ids == codebook.nearestCodesReference(queries, count: count))
+        #expect(Array(ids.prefix(duplicated.count)) == duplicated.map { Int32(min($0.0, $0.1)) })
+    }
+
+    /// Every code the same point (integers: exact arithmetic): every query ties with all of
+    /// them and gets 0.
+    @Test func identicalCodesGiveTheFirst() {
+        let code: [Float] = [1, -2, 3, 0, 2, -1, 1, 4]
+        let codebook = Codebook(vectors: Array((0..<1000).map { _ in code }.joined()), dim: 8, normalizesLatents: false)
+        var values = SeededValues(seed: 8)
+        let queries = (0..<(200 * 8)).map { _ in (values.next() * 20).rounded() }
+        #expect(codebook.nearestCodes(queries, count: 200) == [Int32](repeating: 0, count: 200))
     }
 
     @Test func singleCodeAlwaysWins() {
         let codebook = Codebook(vectors: [1, 2], dim: 2, normalizesLatents: false)
         #expect(codebook.nearestCodes([5, 5, -3, 0], count: 2) == [0, 0])
+        #expect(codebook.nearestCodes([], count: 0) == [])
     }
+
+    /// The tree holds every code once, in leaves no larger than `leafSize`, each inside its box.
+    @Test func indexCoversEveryCodeInsideItsBox() {
+        var values = SeededValues(seed: 11)
+        let (size, dim) = (3001, 8)
+        let codebook = Codebook(vectors: values.values(size * dim), dim: dim, normalizesLatents: false)
+        let index = codebook.index
+        #expect(index.depth > 0)
+        #expect(index.original.sorted() == (0..<size).map { Int32($0) })
+        for leaf in index.firstLeaf..<index.nodeCount {
+            #expect(index.end[leaf] - index.start[leaf] <= CodebookIndex.leafSize)
+            #expect(index.end[leaf] > index.start[leaf])
+            for s in index.start[leaf]..<index.end[leaf] {
+                let j = Int(index.original[s])
+                for c in 0..<dim {
+                    let v = codebook.vectors[j * dim + c]
+                    #expect(index.columns[c * size + s] == v)
+                    #expect(index.lower[leaf * index.boxStride + c] <= v && v <= index.upper[leaf * index.boxStride + c])
+                }
+                #expect(index.columns[dim * size + s] == codebook.squaredNorms[j])
+            }
+        }
+    }
+}
+
+/// ‖z_i − c_j‖² in Double (‖z_i‖² when `j` is nil).
+private func squaredDistance(_ codebook: Codebook, _ queries: [Float], _ i: Int, _ j: Int32?) -> Double {
+    let dim = codebook.dim
+    return (0..<dim).map { c in
+        let d = Double(queries[i * dim + c]) - (j.map { Double(codebook.vectors[Int($0) * dim + c]) } ?? 0)
+        return d * d
+    }.reduce(0, +)
 }
