@@ -19,21 +19,23 @@ public struct Conv3x3Winograd: Sendable {
         transformed = [Float](unsafeUninitializedCapacity: 16 * kernels) { u, initialized in
             weight.storage.withUnsafeBufferPointer { w in
                 // Blocks of 256 kernels transformed into a small buffer, then copied plane by
-                // plane: contiguous writes instead of 16 interleaved streams.
+                // plane: contiguous writes instead of 16 interleaved streams. The blocks are
+                // spread over the workers (this runs once per layer at load).
                 let block = 256
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
-                    var first = 0
-                    while first < kernels {
-                        let count = min(block, kernels - first)
-                        for k in 0..<count {
-                            let values = winogradKernel(w.baseAddress! + (first + k) * 9)
-                            for xi in 0..<16 { buffer[xi * block + k] = values[xi] }
+                let (src, dst) = (SharedConstPointer(w.baseAddress!), SharedPointer(u.baseAddress!))
+                Parallel.forChunks((kernels + block - 1) / block, minimumChunk: 16) { blocks in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
+                        for index in blocks {
+                            let first = index * block
+                            let count = min(block, kernels - first)
+                            for k in 0..<count {
+                                let values = winogradKernel(src.base + (first + k) * 9)
+                                for xi in 0..<16 { buffer[xi * block + k] = values[xi] }
+                            }
+                            for xi in 0..<16 {
+                                (dst.base + xi * kernels + first).update(from: buffer.baseAddress! + xi * block, count: count)
+                            }
                         }
-                        for xi in 0..<16 {
-                            (u.baseAddress! + xi * kernels + first)
-                                .update(from: buffer.baseAddress! + xi * block, count: count)
-                        }
-                        first += count
                     }
                 }
             }

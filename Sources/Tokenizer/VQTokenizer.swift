@@ -38,9 +38,9 @@ public final class VQTokenizer: Sendable {
     /// Workspaces kept between calls: as many as calls usually run at once (one per scheduler
     /// worker) plus one, each within what a chunk needs.
     let workspaces: WorkspacePool
-    /// Floats of the largest activation of one chunk: 16 Mi (64 MB), two 256×256 images at
-    /// 128 channels. A workspace holds about four such buffers.
-    static let activationBudget = 1 << 24
+    /// Floats of the largest activation of one chunk (by default 16 Mi, 64 MB: two 256×256
+    /// images at 128 channels). A workspace holds about four such buffers.
+    let activationBudget: Int
 
     /// Builds every layer from `weights`, checking each tensor's presence, shape and finiteness.
     /// Throws `CheckpointError` naming the first bad tensor, or `TokenizerError.invalidConfig`.
@@ -55,7 +55,7 @@ public final class VQTokenizer: Sendable {
         try self.init(config: config, weights: Weights(weights))
     }
 
-    init(config: ModelConfig, weights: Weights) throws {
+    init(config: ModelConfig, weights: Weights, activationBudget: Int = 1 << 24) throws {
         let architecture = config.encoderDecoder
         guard !architecture.chMult.isEmpty, architecture.ch > 0, architecture.numResBlocks > 0,
               architecture.normGroups > 0, architecture.zChannels > 0 else {
@@ -74,7 +74,8 @@ public final class VQTokenizer: Sendable {
         postQuantConv = try Conv2dLayer(weights, "post_quant_conv", in: e, out: z, kernel: 1)
         decoder = try Decoder(architecture, context, naming)
         parameterCount = weights.tally.count
-        workspaces = WorkspacePool(limit: 2, maximumFloats: 6 * Self.activationBudget)
+        self.activationBudget = activationBudget
+        workspaces = WorkspacePool(limit: 2, maximumFloats: 6 * activationBudget)
     }
 
     /// Image side length per token: 2^(levels − 1).
@@ -177,7 +178,7 @@ public final class VQTokenizer: Sendable {
             let widest = architecture.ch * max(mults[level], mults[min(level + 1, mults.count - 1)])
             largest = max(largest, widest * (height >> level) * (width >> level))
         }
-        return max(1, Self.activationBudget / max(1, largest))
+        return max(1, activationBudget / max(1, largest))
     }
 
     /// Copies the images of `part` ([n, ...]) into `whole` ([B, ...]) from image `first` on.
