@@ -12,9 +12,16 @@ import Testing
 @Suite struct WorkerTests {
     static let workerCounts = [2, 3]
 
-    static func assertSame(_ label: String, _ got: Tensor, _ single: Tensor, exactly: Bool = false) {
+    /// Runs `run(workers)` at 1 worker and at each of `workerCounts`, comparing with the first;
+    /// returns the 1-worker result.
+    @discardableResult
+    static func expectSameOnAnyWorkers(_ label: String, exactly: Bool = false, _ run: (Int) -> Tensor) -> Tensor {
+        let single = run(1)
         let scale = max(1, single.storage.map(abs).max() ?? 0)
-        assertClose(label, got, single, tolerance: exactly ? 0 : 1e-6 * scale)
+        for workers in workerCounts {
+            assertClose("\(label), \(workers) workers", run(workers), single, tolerance: exactly ? 0 : 1e-6 * scale)
+        }
+        return single
     }
 
     /// Shapes that take either path: whole bands per worker (many bands) and bands split by
@@ -33,16 +40,12 @@ import Testing
         let input = values.tensor([c.batch, c.channels, c.height, c.width])
         let weight = Conv3x3Winograd(weight: values.tensor([c.outChannels, c.channels, 3, 3]))
         let bias = values.tensor([c.outChannels])
-        func run(_ workers: Int) -> Tensor {
+        Self.expectSameOnAnyWorkers(c.testDescription) { workers in
             var out = Tensor(zeros: [0])
             var scratch: [Float] = []
             conv3x3Winograd(&out, input, weight: weight, bias: bias, scratch: &scratch, bandFloats: c.bandFloats,
                             workers: workers)
             return out
-        }
-        let single = run(1)
-        for workers in Self.workerCounts {
-            Self.assertSame("\(c.testDescription), \(workers) workers", run(workers), single)
         }
     }
 
@@ -51,16 +54,12 @@ import Testing
         var values = SeededValues(seed: 77)
         let input = values.tensor([2, 16, 40, 24])
         let weight = Conv3x3Winograd(weight: values.tensor([24, 16, 3, 3]))
-        func run(_ workers: Int) -> Tensor {
+        Self.expectSameOnAnyWorkers("bands per worker", exactly: true) { workers in
             var out = Tensor(zeros: [0])
             var scratch: [Float] = []
             conv3x3Winograd(&out, input, weight: weight, bias: nil, scratch: &scratch, bandFloats: 16 * 40 * 24,
                             workers: workers)
             return out
-        }
-        let single = run(1)
-        for workers in Self.workerCounts {
-            Self.assertSame("bands per worker, \(workers) workers", run(workers), single, exactly: true)
         }
     }
 
@@ -79,19 +78,15 @@ import Testing
         let input = values.tensor([c.batch, c.channels, c.height, c.width])
         let weight = values.tensor([c.outChannels, c.channels, c.kernel, c.kernel])
         let bias = values.tensor([c.outChannels])
-        func run(_ workers: Int) -> Tensor {
+        let single = Self.expectSameOnAnyWorkers(c.testDescription) { workers in
             var out = Tensor(zeros: [0])
             var columns: [Float] = []
             conv2d(&out, input, weight: weight, bias: bias, stride: c.stride, padding: c.padding, columns: &columns,
                    workers: workers)
             return out
         }
-        let single = run(1)
         let want = conv2dReference(input, weight: weight, bias: bias, stride: c.stride, padding: c.padding)
         assertClose(c.testDescription, single, want, tolerance: 1e-4)
-        for workers in Self.workerCounts {
-            Self.assertSame("\(c.testDescription), \(workers) workers", run(workers), single)
-        }
     }
 
     /// 300 positions: one query block per worker; batch 2.
@@ -99,15 +94,11 @@ import Testing
         var values = SeededValues(seed: 5)
         let shape = [2, 16, 15, 20]
         let (q, k, v) = (values.tensor(shape), values.tensor(shape), values.tensor(shape))
-        func run(_ workers: Int) -> Tensor {
+        Self.expectSameOnAnyWorkers("attention") { workers in
             var out = Tensor(zeros: [0])
             var scores: [Float] = []
             spatialAttention(&out, q: q, k: k, v: v, scores: &scores, workers: workers)
             return out
-        }
-        let single = run(1)
-        for workers in Self.workerCounts {
-            Self.assertSame("attention, \(workers) workers", run(workers), single)
         }
     }
 
