@@ -101,11 +101,8 @@ public final class VQTokenizer: Sendable {
                 var x = Tensor(zeros: [0])
                 swap(&x, &ws.x)
                 x.resize(to: [count] + images.shape.dropFirst())
-                x.storage.withUnsafeMutableBufferPointer { dst in
-                    images.storage.withUnsafeBufferPointer { src in
-                        dst.baseAddress!.update(from: src.baseAddress! + first * perImage, count: count * perImage)
-                    }
-                }
+                x.storage.replaceSubrange(0..<(count * perImage),
+                                          with: images.storage[(first * perImage)..<((first + count) * perImage)])
                 encoder.forward(&x, &ws)
                 quantConv.forward(&ws.a, x, columns: &ws.columns)
                 swap(&x, &ws.x)
@@ -183,12 +180,8 @@ public final class VQTokenizer: Sendable {
 
     /// Copies the images of `part` ([n, ...]) into `whole` ([B, ...]) from image `first` on.
     private func append(_ part: Tensor, into whole: inout Tensor, at first: Int) {
-        let perImage = part.count / max(1, part.shape[0])
-        whole.storage.withUnsafeMutableBufferPointer { dst in
-            part.storage.withUnsafeBufferPointer { src in
-                (dst.baseAddress! + first * perImage).update(from: src.baseAddress!, count: part.count)
-            }
-        }
+        let start = first * (part.count / max(1, part.shape[0]))
+        whole.storage.replaceSubrange(start..<(start + part.count), with: part.storage)
     }
 
     /// [B, e, h, w] → row-major [B·h·w, e] (one query per position, raster order).
