@@ -46,6 +46,17 @@ final class MappedFile {
         if let base { munmap(base, count) }
     }
 
+    /// Drops the pages wholly inside `range` (byte offsets) from this process's resident set
+    /// (`madvise(MADV_DONTNEED)`): the mapping is private and never written, so they are only
+    /// dropped, and a later read faults them in again from the page cache.
+    func release(_ range: Range<Int>) {
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (range.lowerBound + page - 1) / page * page
+        let last = range.upperBound / page * page
+        if last > first { _ = madvise(base + first, last - first, Int32(MADV_DONTNEED)) }
+    }
+
     func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(start: base.map { UnsafeRawPointer($0) }, count: count))
     }

@@ -16,6 +16,26 @@ public struct ModelDirectory: Sendable {
     /// Reads the config (validated) and the weights. Checking the weights against the config
     /// (names, shapes) is the tokenizer's job: it knows which tensors the architecture needs.
     public static func load(_ url: URL) throws(CheckpointError) -> ModelDirectory {
+        let (config, source, file) = try open(url)
+        let weights: TensorSet
+        switch source {
+        case .safetensors: weights = try SafeTensors.load(contentsOf: file)
+        case .tensors(let set): weights = set
+        }
+        return ModelDirectory(url: url, config: config, weights: weights, weightsFile: file)
+    }
+
+    /// Where a model's weights come from: a safetensors file read tensor by tensor as the model
+    /// is built, or a PyTorch checkpoint (read whole: its zip is parsed as one).
+    public enum WeightsSource {
+        case safetensors(SafeTensorsFile)
+        case tensors(TensorSet)
+    }
+
+    /// Reads the config (validated) and opens the weights without reading a safetensors file's
+    /// tensors yet: what a server uses to build a model with the least memory.
+    public static func open(_ url: URL) throws(CheckpointError) -> (config: ModelConfig, weights: WeightsSource,
+                                                                     weightsFile: URL) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .io("\(url.path) is not a model directory")
@@ -31,10 +51,10 @@ public struct ModelDirectory: Sendable {
             throw .invalidConfig("\(configURL.path): \(why)")
         }
         let file = try weightsFile(in: url)
-        let weights = file.pathExtension == "safetensors"
-            ? try SafeTensors.load(contentsOf: file)
-            : try PyTorchCheckpoint.load(contentsOf: file)
-        return ModelDirectory(url: url, config: config, weights: weights, weightsFile: file)
+        let weights: WeightsSource = file.pathExtension == "safetensors"
+            ? .safetensors(try SafeTensorsFile(contentsOf: file))
+            : .tensors(try PyTorchCheckpoint.load(contentsOf: file))
+        return (config, weights, file)
     }
 
     /// `model.safetensors` if present, else the single PyTorch checkpoint in the folder.

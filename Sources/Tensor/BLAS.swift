@@ -3,9 +3,15 @@ import COpenBLAS
 /// The OpenBLAS library the kernels run on.
 ///
 /// OpenBLAS picks its kernels (`OPENBLAS_CORETYPE`) when it loads, before `main`; only the
-/// thread count can still be changed from inside the process.
+/// thread count can still be changed from inside the process. The kernels call `sgemm` from
+/// their own workers (`KernelThreads`), so it runs single-threaded: the first call sets OpenBLAS
+/// to one thread. Concurrent single-threaded calls from several threads are safe in OpenBLAS
+/// (its buffers are per thread) and give the same results as one call.
 public enum BLAS {
-    /// Threads OpenBLAS uses for one GEMM.
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// Threads OpenBLAS uses for one GEMM: 1 once a kernel has run, unless set again
+    /// (`vqtok bench conv` does, to measure the machine's multi-threaded sgemm peak).
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
     /// Sets the threads OpenBLAS uses for one GEMM (at least 1).
@@ -19,6 +25,7 @@ public enum BLAS {
                       alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                       b: UnsafePointer<Float>, ldb: Int,
                       beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = singleThreaded
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),

@@ -33,10 +33,20 @@ func convOutputSize(_ size: Int, kernel: Int, stride: Int, padBefore: Int, padAf
 ///     out    [B, O, Ho, Wo]          Ho = (H + top + bottom − kh) / stride + 1, likewise Wo
 ///
 /// A 1×1 stride-1 unpadded convolution is one GEMM per image on the input itself. Otherwise
-/// bands of output rows are unfolded into `columns` ([C·kh·kw, rows·Wo], grown on demand and
-/// reused across calls) so that the scratch stays a few MiB whatever the image size.
+/// bands of output rows are unfolded into `columns` ([C·kh·kw, rows·Wo] per worker, grown on
+/// demand and reused across calls) so that the scratch stays a few MiB whatever the image size.
 public func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: Tensor?,
                    stride: Int = 1, padding: Padding2D = .zero, columns: inout [Float]) {
+    conv2d(&out, input, weight: weight, bias: bias, stride: stride, padding: padding, columns: &columns,
+           workers: Parallel.workers)
+}
+
+/// `conv2d` on `workers` workers. The bands of every image are the tasks: with enough of them
+/// each worker unfolds and multiplies whole bands on its own slice of `columns`; with few (and
+/// for 1×1) each band's sgemm is split by output channels. Every output is computed by the
+/// same operations whatever `workers` is.
+func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: Tensor?,
+            stride: Int, padding: Padding2D, columns: inout [Float], workers: Int) {
     precondition(input.shape.count == 4 && weight.shape.count == 4, "conv2d wants NCHW input and OIHW weight")
     let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let (outChannels, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
@@ -49,38 +59,44 @@ public func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: T
     out.resize(to: [batch, outChannels, outHeight, outWidth])
 
     let k = channels * kh * kw
-    let outPlane = outHeight * outWidth
     let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .zero
-
     // Output rows per band: the unfolded band stays near 4 MiB (1 Mi floats).
     let bandRows = pointwise ? outHeight : max(1, min(outHeight, (1 << 20) / max(1, k * outWidth)))
-    if !pointwise, columns.count < k * bandRows * outWidth {
-        columns.append(contentsOf: repeatElement(0, count: k * bandRows * outWidth - columns.count))
+    let bandsPerImage = (outHeight + bandRows - 1) / bandRows
+    let tasks = batch * bandsPerImage
+    let bandPerWorker = workers > 1 && (tasks >= 4 * workers || tasks % workers == 0)
+    let slotFloats = pointwise ? 0 : k * bandRows * outWidth
+    let slots = bandPerWorker ? min(workers, tasks) : 1
+    if columns.count < slots * slotFloats {
+        columns.append(contentsOf: repeatElement(0, count: slots * slotFloats - columns.count))
     }
     let geometry = ConvGeometry(channels: channels, height: height, width: width, kh: kh, kw: kw,
-                                stride: stride, top: padding.top, left: padding.left, outWidth: outWidth)
+                                stride: stride, top: padding.top, left: padding.left,
+                                outChannels: outChannels, outHeight: outHeight, outWidth: outWidth)
 
     input.storage.withUnsafeBufferPointer { inBuf in
         weight.storage.withUnsafeBufferPointer { wBuf in
             out.storage.withUnsafeMutableBufferPointer { outBuf in
                 columns.withUnsafeMutableBufferPointer { colBuf in
-                    for b in 0..<batch {
-                        let image = inBuf.baseAddress! + b * channels * height * width
-                        let result = outBuf.baseAddress! + b * outChannels * outPlane
-                        if pointwise {
-                            BLAS.sgemm(m: outChannels, n: outPlane, k: k, a: wBuf.baseAddress!, lda: k,
-                                       b: image, ldb: outPlane, c: result, ldc: outPlane)
-                            continue
+                    let job = Im2colJob(input: SharedConstPointer(inBuf.baseAddress!),
+                                        weight: SharedConstPointer(wBuf.baseAddress!),
+                                        out: SharedPointer(outBuf.baseAddress!),
+                                        columns: SharedPointer(colBuf.baseAddress ?? outBuf.baseAddress!),
+                                        geometry: geometry, pointwise: pointwise, bandRows: bandRows,
+                                        bandsPerImage: bandsPerImage, slotFloats: slotFloats)
+                    if bandPerWorker {
+                        Parallel.forTasks(tasks, workers: workers) { task, worker in
+                            job.unfold(task, slot: worker, channels: 0..<channels)
+                            job.multiply(task, slot: worker, outChannels: 0..<outChannels)
                         }
-                        var row = 0
-                        while row < outHeight {
-                            let rows = min(bandRows, outHeight - row)
-                            let n = rows * outWidth
-                            unfoldBand(into: colBuf.baseAddress!, image: image, firstRow: row, rows: rows, geometry)
-                            BLAS.sgemm(m: outChannels, n: n, k: k, a: wBuf.baseAddress!, lda: k,
-                                       b: colBuf.baseAddress!, ldb: n,
-                                       c: result + row * outWidth, ldc: outPlane)
-                            row += rows
+                    } else {
+                        for task in 0..<tasks {
+                            Parallel.forChunks(channels, minimumChunk: max(1, (1 << 14) / max(1, k * bandRows * outWidth / channels)),
+                                               workers: workers) { job.unfold(task, slot: 0, channels: $0) }
+                            let parts = Parallel.ranges(outChannels, parts: workers, align: 16)
+                            Parallel.forTasks(parts.count, workers: workers) { part, _ in
+                                job.multiply(task, slot: 0, outChannels: parts[part])
+                            }
                         }
                     }
                 }
@@ -91,61 +107,100 @@ public func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: T
 }
 
 struct ConvGeometry: Sendable {
-    var channels, height, width, kh, kw, stride, top, left, outWidth: Int
+    var channels, height, width, kh, kw, stride, top, left, outChannels, outHeight, outWidth: Int
 }
 
-/// im2col for output rows firstRow..<firstRow+rows of one image:
+/// One im2col convolution's buffers, shared by its workers; a task is one band of output rows
+/// of one image, unfolded into scratch slot `slot` of `columns` (1×1: the image itself).
+private struct Im2colJob: Sendable {
+    let input: SharedConstPointer<Float>
+    let weight: SharedConstPointer<Float>
+    let out: SharedPointer<Float>
+    let columns: SharedPointer<Float>
+    let geometry: ConvGeometry
+    let pointwise: Bool
+    let bandRows, bandsPerImage, slotFloats: Int
+
+    private func band(_ task: Int) -> (image: Int, firstRow: Int, rows: Int) {
+        let firstRow = (task % bandsPerImage) * bandRows
+        return (task / bandsPerImage, firstRow, min(bandRows, geometry.outHeight - firstRow))
+    }
+
+    /// Unfolds `channels` of band `task` into slot `slot` (nothing for 1×1).
+    func unfold(_ task: Int, slot: Int, channels: Range<Int>) {
+        guard !pointwise else { return }
+        let g = geometry
+        let (b, firstRow, rows) = band(task)
+        unfoldBand(into: columns.base + slot * slotFloats, image: input.base + b * g.channels * g.height * g.width,
+                   firstRow: firstRow, rows: rows, channels: channels, g)
+    }
+
+    /// out rows `outChannels` of band `task` = weight rows `outChannels` · the band's columns.
+    func multiply(_ task: Int, slot: Int, outChannels: Range<Int>) {
+        let g = geometry
+        let (b, firstRow, rows) = band(task)
+        let k = g.channels * g.kh * g.kw
+        let n = rows * g.outWidth
+        let outPlane = g.outHeight * g.outWidth
+        let image = input.base + b * g.channels * g.height * g.width
+        guard !outChannels.isEmpty else { return }
+        BLAS.sgemm(m: outChannels.count, n: n, k: k, a: weight.base + outChannels.lowerBound * k, lda: k,
+                   b: pointwise ? image : UnsafePointer(columns.base + slot * slotFloats), ldb: pointwise ? outPlane : n,
+                   c: out.base + (b * g.outChannels + outChannels.lowerBound) * outPlane + firstRow * g.outWidth,
+                   ldc: outPlane)
+    }
+}
+
+/// im2col for output rows firstRow..<firstRow+rows of one image, for the channels in `channels`:
 /// columns[(c·kh + ky)·kw + kx][r·Wo + ox] = image[c, (firstRow+r)·s − top + ky, ox·s − left + kx] (0 outside).
 private func unfoldBand(into columns: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>,
-                        firstRow: Int, rows: Int, _ g: ConvGeometry) {
+                        firstRow: Int, rows: Int, channels: Range<Int>, _ g: ConvGeometry) {
     let n = rows * g.outWidth
-    let dst = SharedPointer(columns)
-    let src = SharedConstPointer(image)
-    Parallel.forChunks(g.channels, minimumChunk: max(1, (1 << 14) / max(1, n * g.kh * g.kw))) { channelRange in
-        for c in channelRange {
-            let plane = src.base + c * g.height * g.width
-            for ky in 0..<g.kh {
-                for kx in 0..<g.kw {
-                    var column = dst.base + ((c * g.kh + ky) * g.kw + kx) * n
-                    for r in 0..<rows {
-                        let y = (firstRow + r) * g.stride - g.top + ky
-                        if y < 0 || y >= g.height {
-                            column.update(repeating: 0, count: g.outWidth)
-                        } else if g.stride == 1 {
-                            // Contiguous: copy the valid span, zero the padding on either side.
-                            let line = plane + y * g.width
-                            let shift = kx - g.left
-                            let first = min(g.outWidth, max(0, -shift))
-                            let last = max(first, min(g.outWidth, g.width - shift))
-                            column.update(repeating: 0, count: first)
-                            (column + first).update(from: line + first + shift, count: last - first)
-                            (column + last).update(repeating: 0, count: g.outWidth - last)
-                        } else {
-                            let line = plane + y * g.width
-                            var x = kx - g.left
-                            for ox in 0..<g.outWidth {
-                                column[ox] = (x >= 0 && x < g.width) ? line[x] : 0
-                                x += g.stride
-                            }
+    for c in channels {
+        let plane = image + c * g.height * g.width
+        for ky in 0..<g.kh {
+            for kx in 0..<g.kw {
+                var column = columns + ((c * g.kh + ky) * g.kw + kx) * n
+                for r in 0..<rows {
+                    let y = (firstRow + r) * g.stride - g.top + ky
+                    if y < 0 || y >= g.height {
+                        column.update(repeating: 0, count: g.outWidth)
+                    } else if g.stride == 1 {
+                        // Contiguous: copy the valid span, zero the padding on either side.
+                        let line = plane + y * g.width
+                        let shift = kx - g.left
+                        let first = min(g.outWidth, max(0, -shift))
+                        let last = max(first, min(g.outWidth, g.width - shift))
+                        column.update(repeating: 0, count: first)
+                        (column + first).update(from: line + first + shift, count: last - first)
+                        (column + last).update(repeating: 0, count: g.outWidth - last)
+                    } else {
+                        let line = plane + y * g.width
+                        var x = kx - g.left
+                        for ox in 0..<g.outWidth {
+                            column[ox] = (x >= 0 && x < g.width) ? line[x] : 0
+                            x += g.stride
                         }
-                        column += g.outWidth
                     }
+                    column += g.outWidth
                 }
             }
         }
     }
 }
 
-/// x[b, c, ...] += bias[c] for x [B, C, ...].
+/// x[b, c, ...] += bias[c] for x [B, C, ...]; the planes are spread over the workers.
 func addChannelBias(_ x: inout Tensor, _ bias: Tensor) {
     let (batch, channels) = (x.shape[0], x.shape[1])
     let plane = x.count / max(1, batch * channels)
     bias.storage.withUnsafeBufferPointer { biasBuf in
         x.storage.withUnsafeMutableBufferPointer { xBuf in
-            for b in 0..<batch {
-                for c in 0..<channels {
-                    let value = biasBuf[c]
-                    let row = xBuf.baseAddress! + (b * channels + c) * plane
+            let shift = SharedConstPointer(biasBuf.baseAddress!)
+            let values = SharedPointer(xBuf.baseAddress!)
+            Parallel.forChunks(batch * channels, minimumChunk: max(1, (1 << 16) / max(1, plane))) { planes in
+                for bc in planes {
+                    let value = shift.base[bc % channels]
+                    let row = values.base + bc * plane
                     for i in 0..<plane { row[i] += value }
                 }
             }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A raw pointer that may cross into `concurrentPerform` workers.
 ///
@@ -18,24 +19,45 @@ struct SharedConstPointer<Element>: @unchecked Sendable {
     @usableFromInline init(_ base: UnsafePointer<Element>) { self.base = base }
 }
 
-enum Parallel {
-    /// Cores this process may use; the machines here have two.
-    static let coreCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+/// How many cores the kernels use: one pool for everything.
+///
+/// Every kernel splits its work over `count` Dispatch workers, and OpenBLAS runs single-threaded
+/// inside each of them (`BLAS.sgemm` sets it to one thread before its first call), so the cores
+/// never run two thread pools at once: no OpenBLAS threads spinning beside Dispatch's.
+public enum KernelThreads {
+    private static let configured = Atomic<Int>(0)
 
-    /// Runs `body(i)` for i in 0..<count, spread over the cores when `work` (roughly the
+    /// Workers per operation; by default the cores this process may use.
+    public static var count: Int {
+        let set = configured.load(ordering: .relaxed)
+        return set > 0 ? set : max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Sets the workers per operation (at least 1) and keeps OpenBLAS single-threaded.
+    public static func set(_ count: Int) {
+        configured.store(max(1, count), ordering: .relaxed)
+        BLAS.setThreadCount(1)
+    }
+}
+
+enum Parallel {
+    /// Workers per operation (`KernelThreads.count`).
+    static var workers: Int { KernelThreads.count }
+
+    /// Runs `body(i)` for i in 0..<count, spread over the workers when `work` (roughly the
     /// number of elements touched) is large enough to pay for the hand-off.
     static func forEach(_ count: Int, work: Int, _ body: @Sendable (Int) -> Void) {
-        if count <= 1 || coreCount == 1 || work < 1 << 15 {
+        if count <= 1 || workers == 1 || work < 1 << 15 {
             for i in 0..<count { body(i) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+            forTasks(count, workers: workers) { task, _ in body(task) }
         }
     }
 
-    /// Splits 0..<total into at most `coreCount` contiguous chunks and runs them in parallel.
-    static func forChunks(_ total: Int, minimumChunk: Int = 1 << 14,
+    /// Splits 0..<total into at most `workers` contiguous chunks and runs them in parallel.
+    static func forChunks(_ total: Int, minimumChunk: Int = 1 << 14, workers: Int = Parallel.workers,
                           _ body: @Sendable (Range<Int>) -> Void) {
-        let chunks = max(1, min(coreCount, total / max(1, minimumChunk)))
+        let chunks = max(1, min(workers, total / max(1, minimumChunk)))
         if chunks == 1 { body(0..<total); return }
         let size = (total + chunks - 1) / chunks
         DispatchQueue.concurrentPerform(iterations: chunks) { i in
@@ -43,5 +65,33 @@ enum Parallel {
             let upper = min(total, lower + size)
             if lower < upper { body(lower..<upper) }
         }
+    }
+
+    /// Runs `body(task, worker)` for every task in 0..<tasks on min(workers, tasks) workers that
+    /// take the next task as they finish one (so a core slowed by another process does less);
+    /// `worker` in 0..<workers names the scratch slot the call may use, never used by two calls
+    /// at once.
+    static func forTasks(_ tasks: Int, workers: Int, _ body: @Sendable (_ task: Int, _ worker: Int) -> Void) {
+        let width = max(1, min(workers, tasks))
+        if width == 1 {
+            for task in 0..<tasks { body(task, 0) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: width) { worker in
+            while true {
+                let task = next.add(1, ordering: .relaxed).oldValue
+                if task >= tasks { break }
+                body(task, worker)
+            }
+        }
+    }
+
+    /// Splits 0..<total into `parts` contiguous ranges with bounds on multiples of `align`
+    /// (the last range takes the rest); empty ranges are dropped.
+    static func ranges(_ total: Int, parts: Int, align: Int = 1) -> [Range<Int>] {
+        let units = (total + align - 1) / align
+        let per = (units + max(1, parts) - 1) / max(1, parts)
+        return stride(from: 0, to: total, by: max(1, per * align)).map { $0..<min(total, $0 + per * align) }
     }
 }

@@ -19,21 +19,23 @@ public struct Conv3x3Winograd: Sendable {
         transformed = [Float](unsafeUninitializedCapacity: 16 * kernels) { u, initialized in
             weight.storage.withUnsafeBufferPointer { w in
                 // Blocks of 256 kernels transformed into a small buffer, then copied plane by
-                // plane: contiguous writes instead of 16 interleaved streams.
+                // plane: contiguous writes instead of 16 interleaved streams. The blocks are
+                // spread over the workers (this runs once per layer at load).
                 let block = 256
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
-                    var first = 0
-                    while first < kernels {
-                        let count = min(block, kernels - first)
-                        for k in 0..<count {
-                            let values = winogradKernel(w.baseAddress! + (first + k) * 9)
-                            for xi in 0..<16 { buffer[xi * block + k] = values[xi] }
+                let (src, dst) = (SharedConstPointer(w.baseAddress!), SharedPointer(u.baseAddress!))
+                Parallel.forChunks((kernels + block - 1) / block, minimumChunk: 16) { blocks in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
+                        for index in blocks {
+                            let first = index * block
+                            let count = min(block, kernels - first)
+                            for k in 0..<count {
+                                let values = winogradKernel(src.base + (first + k) * 9)
+                                for xi in 0..<16 { buffer[xi * block + k] = values[xi] }
+                            }
+                            for xi in 0..<16 {
+                                (dst.base + xi * kernels + first).update(from: buffer.baseAddress! + xi * block, count: count)
+                            }
                         }
-                        for xi in 0..<16 {
-                            (u.baseAddress! + xi * kernels + first)
-                                .update(from: buffer.baseAddress! + xi * block, count: count)
-                        }
-                        first += count
                     }
                 }
             }
@@ -80,9 +82,16 @@ public func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x
     conv3x3Winograd(&out, input, weight: weight, bias: bias, scratch: &scratch, bandFloats: 1 << 21)
 }
 
-/// `conv3x3Winograd` with V and M of one band near `bandFloats` floats (tests use small bands).
+/// `conv3x3Winograd` with V and M of one band near `bandFloats` floats (tests use small bands)
+/// on `workers` workers.
+///
+/// The bands of every image are the tasks. When there are enough of them, each worker takes
+/// whole bands, one after another, on its own V and M (its single-threaded sgemms pack only
+/// what they use); otherwise (a small image: one or two bands) each band is split: the input
+/// transform over channels, then the sgemms and the output transform over output channels.
+/// Either way every output is computed by the same operations, whatever `workers` is.
 func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winograd, bias: Tensor?,
-                     scratch: inout [Float], bandFloats: Int) {
+                     scratch: inout [Float], bandFloats: Int, workers: Int = Parallel.workers) {
     precondition(input.shape.count == 4, "conv3x3Winograd wants NCHW input")
     let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let outChannels = weight.outChannels
@@ -93,8 +102,14 @@ func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winogr
 
     let tiles = WinogradTiling(channels: channels, outChannels: outChannels, height: height, width: width,
                                bandFloats: bandFloats)
-    let need = 16 * (channels + outChannels) * tiles.perBand
-    if scratch.count < need { scratch.append(contentsOf: repeatElement(0, count: need - scratch.count)) }
+    let bandsPerImage = (tiles.rows + tiles.bandRows - 1) / tiles.bandRows
+    let tasks = batch * bandsPerImage
+    let bandPerWorker = workers > 1 && (tasks >= 4 * workers || tasks % workers == 0)
+    let slots = bandPerWorker ? min(workers, tasks) : 1
+    let slotFloats = 16 * (channels + outChannels) * tiles.perBand
+    if scratch.count < slots * slotFloats {
+        scratch.append(contentsOf: repeatElement(0, count: slots * slotFloats - scratch.count))
+    }
     let zeros = [Float](repeating: 0, count: bias == nil ? outChannels : 0)
     let biasValues = bias?.storage ?? zeros
 
@@ -103,31 +118,88 @@ func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winogr
             out.storage.withUnsafeMutableBufferPointer { outBuf in
                 scratch.withUnsafeMutableBufferPointer { scratchBuf in
                     biasValues.withUnsafeBufferPointer { biasBuf in
-                        let v = scratchBuf.baseAddress!
-                        let m = v + 16 * channels * tiles.perBand
-                        for b in 0..<batch {
-                            let image = inBuf.baseAddress! + b * channels * height * width
-                            let result = outBuf.baseAddress! + b * outChannels * height * width
-                            var firstRow = 0
-                            while firstRow < tiles.rows {
-                                let band = WinogradBand(tiling: tiles, firstRow: firstRow,
-                                                        rows: min(tiles.bandRows, tiles.rows - firstRow))
-                                winogradInputTransform(into: v, image: image, band)
-                                let p = band.count
-                                for xi in 0..<16 {
-                                    BLAS.sgemm(m: outChannels, n: p, k: channels,
-                                               a: uBuf.baseAddress! + xi * outChannels * channels, lda: channels,
-                                               b: v + xi * channels * p, ldb: p,
-                                               c: m + xi * outChannels * p, ldc: p)
-                                }
-                                winogradOutputTransform(into: result, products: m, bias: biasBuf.baseAddress!, band)
-                                firstRow += band.rows
+                        let job = WinogradJob(input: SharedConstPointer(inBuf.baseAddress!),
+                                              u: SharedConstPointer(uBuf.baseAddress!),
+                                              out: SharedPointer(outBuf.baseAddress!),
+                                              scratch: SharedPointer(scratchBuf.baseAddress!),
+                                              bias: SharedConstPointer(biasBuf.baseAddress!),
+                                              tiling: tiles, bandsPerImage: bandsPerImage, slotFloats: slotFloats)
+                        if bandPerWorker {
+                            Parallel.forTasks(tasks, workers: workers) { task, worker in
+                                job.run(task, slot: worker, channels: 0..<channels, outChannels: 0..<outChannels)
                             }
+                        } else {
+                            for task in 0..<tasks { job.runSplit(task, workers: workers) }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// One Winograd convolution's buffers, shared by its workers; a task is one band of one image.
+///
+/// Scratch slot s holds V [16, C, perBand] and then M [16, O, perBand] for the band its worker runs.
+private struct WinogradJob: Sendable {
+    let input: SharedConstPointer<Float>
+    let u: SharedConstPointer<Float>
+    let out: SharedPointer<Float>
+    let scratch: SharedPointer<Float>
+    let bias: SharedConstPointer<Float>
+    let tiling: WinogradTiling
+    let bandsPerImage: Int
+    let slotFloats: Int
+
+    private func band(_ task: Int) -> (image: Int, WinogradBand) {
+        let firstRow = (task % bandsPerImage) * tiling.bandRows
+        return (task / bandsPerImage,
+                WinogradBand(tiling: tiling, firstRow: firstRow, rows: min(tiling.bandRows, tiling.rows - firstRow)))
+    }
+
+    private func image(_ b: Int) -> UnsafePointer<Float> { input.base + b * tiling.channels * tiling.height * tiling.width }
+    private func result(_ b: Int) -> UnsafeMutablePointer<Float> {
+        out.base + b * tiling.outChannels * tiling.height * tiling.width
+    }
+    private func v(_ slot: Int) -> UnsafeMutablePointer<Float> { scratch.base + slot * slotFloats }
+    private func m(_ slot: Int) -> UnsafeMutablePointer<Float> { v(slot) + 16 * tiling.channels * tiling.perBand }
+
+    /// The whole band `task` (or the given channel ranges of it) in scratch slot `slot`, on this thread.
+    func run(_ task: Int, slot: Int, channels: Range<Int>, outChannels: Range<Int>) {
+        let (b, band) = band(task)
+        winogradInputTransform(into: v(slot), image: image(b), band, channels: channels)
+        winogradProducts(into: m(slot), u: u.base, v: v(slot), band, outChannels: outChannels)
+        winogradOutputTransform(into: result(b), products: m(slot), bias: bias.base, band, outChannels: outChannels)
+    }
+
+    /// Band `task` split over `workers`: V by channels, then M and the output by output channels.
+    func runSplit(_ task: Int, workers: Int) {
+        let (b, band) = band(task)
+        let p = band.count
+        Parallel.forChunks(tiling.channels, minimumChunk: max(1, (1 << 14) / max(1, 16 * p)), workers: workers) {
+            winogradInputTransform(into: v(0), image: image(b), band, channels: $0)
+        }
+        // Multiples of 16 output channels per worker, so that each sgemm keeps whole register tiles.
+        let parts = Parallel.ranges(tiling.outChannels, parts: workers, align: 16)
+        Parallel.forTasks(parts.count, workers: workers) { part, _ in
+            winogradProducts(into: m(0), u: u.base, v: v(0), band, outChannels: parts[part])
+            winogradOutputTransform(into: result(b), products: m(0), bias: bias.base, band, outChannels: parts[part])
+        }
+    }
+}
+
+/// M[ξ][o][t] = Σ_c U[ξ][o][c] · V[ξ][c][t] for o in `outChannels`, every ξ and tile t of the band:
+/// 16 sgemms [o×C]·[C×tiles].
+func winogradProducts(into m: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                      _ band: WinogradBand, outChannels: Range<Int>) {
+    let g = band.tiling
+    let p = band.count
+    guard !outChannels.isEmpty else { return }
+    for xi in 0..<16 {
+        BLAS.sgemm(m: outChannels.count, n: p, k: g.channels,
+                   a: u + (xi * g.outChannels + outChannels.lowerBound) * g.channels, lda: g.channels,
+                   b: v + xi * g.channels * p, ldb: p,
+                   c: m + (xi * g.outChannels + outChannels.lowerBound) * p, ldc: p)
     }
 }
 
@@ -164,77 +236,74 @@ struct WinogradBand: Sendable {
 ///
 /// Each input row is split into E[k] = x[2k − 1] and O[k] = x[2k] (k = 0 ... ⌈W/2⌉, zero
 /// outside), so tile tx reads E[tx], O[tx], E[tx + 1], O[tx + 1]: every loop runs contiguously
-/// over tx. Channels are spread over the cores.
-func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, _ band: WinogradBand) {
+/// over tx. Only the channels in `channels` are transformed (workers split them).
+func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, _ band: WinogradBand,
+                            channels: Range<Int>) {
     let g = band.tiling
     let (tw, p) = (g.columns, band.count)
     let n = tw + 1
-    let dst = SharedPointer(v)
-    let src = SharedConstPointer(image)
-    Parallel.forChunks(g.channels, minimumChunk: max(1, (1 << 14) / max(1, 16 * p))) { channelRange in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * n) { lines in
-            let split = lines.baseAddress!
-            for c in channelRange {
-                let plane = src.base + c * g.height * g.width
-                for r in 0..<band.rows {
-                    let ty = band.firstRow + r
-                    for i in 0..<4 {
-                        let (e, o) = (split + 2 * i * n, split + (2 * i + 1) * n)
-                        let y = 2 * ty - 1 + i
-                        guard y >= 0 && y < g.height else {
-                            e.update(repeating: 0, count: 2 * n)
-                            continue
-                        }
-                        let line = plane + y * g.width
-                        // E[1 ... W/2] and O[0 ... (W − 1)/2] hold pixels; the rest are padding.
-                        let (lastE, lastO) = (g.width / 2, (g.width - 1) / 2)
-                        e[0] = 0
-                        var k = 0
-                        while 2 * k + 16 <= g.width {
-                            // x[2k ..< 2k + 16]: the even lanes are O[k ..< k + 8], the odd E[k + 1 ... k + 8].
-                            let pixels = UnsafeRawPointer(line + 2 * k).loadUnaligned(as: SIMD16<Float>.self)
-                            UnsafeMutableRawPointer(o + k).storeBytes(of: pixels.evenHalf, as: SIMD8<Float>.self)
-                            UnsafeMutableRawPointer(e + k + 1).storeBytes(of: pixels.oddHalf, as: SIMD8<Float>.self)
-                            k += 8
-                        }
-                        for k in (k + 1)..<(lastE + 1) { e[k] = line[2 * k - 1] }
-                        (e + lastE + 1).update(repeating: 0, count: n - lastE - 1)
-                        for k in k..<(lastO + 1) { o[k] = line[2 * k] }
-                        (o + lastO + 1).update(repeating: 0, count: n - lastO - 1)
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * n) { lines in
+        let split = lines.baseAddress!
+        for c in channels {
+            let plane = image + c * g.height * g.width
+            for r in 0..<band.rows {
+                let ty = band.firstRow + r
+                for i in 0..<4 {
+                    let (e, o) = (split + 2 * i * n, split + (2 * i + 1) * n)
+                    let y = 2 * ty - 1 + i
+                    guard y >= 0 && y < g.height else {
+                        e.update(repeating: 0, count: 2 * n)
+                        continue
                     }
-                    let stride = g.channels * p
-                    for i in 0..<4 {
-                        // Row i of Bᵀ d: d0 − d2, d1 + d2, d2 − d1, d1 − d3 (d_i = input row i of the tile).
-                        let (first, second, sign): (Int, Int, Float) =
-                            switch i {
-                            case 0: (0, 2, -1)
-                            case 1: (1, 2, 1)
-                            case 2: (2, 1, -1)
-                            default: (1, 3, -1)
-                            }
-                        let (ea, oa) = (split + 2 * first * n, split + (2 * first + 1) * n)
-                        let (eb, ob) = (split + 2 * second * n, split + (2 * second + 1) * n)
-                        let out = dst.base + 4 * i * stride + c * p + r * tw
-                        var tx = 0
-                        while tx + 8 <= tw {
-                            let a0 = load8(ea + tx) + sign * load8(eb + tx)
-                            let a1 = load8(oa + tx) + sign * load8(ob + tx)
-                            let a2 = load8(ea + tx + 1) + sign * load8(eb + tx + 1)
-                            let a3 = load8(oa + tx + 1) + sign * load8(ob + tx + 1)
-                            store8(a0 - a2, out + tx)
-                            store8(a1 + a2, out + stride + tx)
-                            store8(a2 - a1, out + 2 * stride + tx)
-                            store8(a1 - a3, out + 3 * stride + tx)
-                            tx += 8
+                    let line = plane + y * g.width
+                    // E[1 ... W/2] and O[0 ... (W − 1)/2] hold pixels; the rest are padding.
+                    let (lastE, lastO) = (g.width / 2, (g.width - 1) / 2)
+                    e[0] = 0
+                    var k = 0
+                    while 2 * k + 16 <= g.width {
+                        // x[2k ..< 2k + 16]: the even lanes are O[k ..< k + 8], the odd E[k + 1 ... k + 8].
+                        let pixels = UnsafeRawPointer(line + 2 * k).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(o + k).storeBytes(of: pixels.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(e + k + 1).storeBytes(of: pixels.oddHalf, as: SIMD8<Float>.self)
+                        k += 8
+                    }
+                    for k in (k + 1)..<(lastE + 1) { e[k] = line[2 * k - 1] }
+                    (e + lastE + 1).update(repeating: 0, count: n - lastE - 1)
+                    for k in k..<(lastO + 1) { o[k] = line[2 * k] }
+                    (o + lastO + 1).update(repeating: 0, count: n - lastO - 1)
+                }
+                let stride = g.channels * p
+                for i in 0..<4 {
+                    // Row i of Bᵀ d: d0 − d2, d1 + d2, d2 − d1, d1 − d3 (d_i = input row i of the tile).
+                    let (first, second, sign): (Int, Int, Float) =
+                        switch i {
+                        case 0: (0, 2, -1)
+                        case 1: (1, 2, 1)
+                        case 2: (2, 1, -1)
+                        default: (1, 3, -1)
                         }
-                        for tx in tx..<tw {
-                            let a0 = ea[tx] + sign * eb[tx], a1 = oa[tx] + sign * ob[tx]
-                            let a2 = ea[tx + 1] + sign * eb[tx + 1], a3 = oa[tx + 1] + sign * ob[tx + 1]
-                            out[tx] = a0 - a2
-                            out[stride + tx] = a1 + a2
-                            out[2 * stride + tx] = a2 - a1
-                            out[3 * stride + tx] = a1 - a3
-                        }
+                    let (ea, oa) = (split + 2 * first * n, split + (2 * first + 1) * n)
+                    let (eb, ob) = (split + 2 * second * n, split + (2 * second + 1) * n)
+                    let out = v + 4 * i * stride + c * p + r * tw
+                    var tx = 0
+                    while tx + 8 <= tw {
+                        let a0 = load8(ea + tx) + sign * load8(eb + tx)
+                        let a1 = load8(oa + tx) + sign * load8(ob + tx)
+                        let a2 = load8(ea + tx + 1) + sign * load8(eb + tx + 1)
+                        let a3 = load8(oa + tx + 1) + sign * load8(ob + tx + 1)
+                        store8(a0 - a2, out + tx)
+                        store8(a1 + a2, out + stride + tx)
+                        store8(a2 - a1, out + 2 * stride + tx)
+                        store8(a1 - a3, out + 3 * stride + tx)
+                        tx += 8
+                    }
+                    for tx in tx..<tw {
+                        let a0 = ea[tx] + sign * eb[tx], a1 = oa[tx] + sign * ob[tx]
+                        let a2 = ea[tx + 1] + sign * eb[tx + 1], a3 = oa[tx + 1] + sign * ob[tx + 1]
+                        out[tx] = a0 - a2
+                        out[stride + tx] = a1 + a2
+                        out[2 * stride + tx] = a2 - a1
+                        out[3 * stride + tx] = a1 - a3
                     }
                 }
             }
@@ -244,51 +313,46 @@ func winogradInputTransform(into v: UnsafeMutablePointer<Float>, image: UnsafePo
 
 /// out[o, 2·ty + a, 2·tx + b] = (Aᵀ M[·][o][t] A)[a][b] + bias[o] for the band's tiles, with
 /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; the pixels past an odd H or W are not written.
-/// Output channels are spread over the cores.
+/// Only the output channels in `outChannels` are written (workers split them).
 func winogradOutputTransform(into out: UnsafeMutablePointer<Float>, products m: UnsafePointer<Float>,
-                             bias: UnsafePointer<Float>, _ band: WinogradBand) {
+                             bias: UnsafePointer<Float>, _ band: WinogradBand, outChannels: Range<Int>) {
     let g = band.tiling
     let (tw, p) = (g.columns, band.count)
     let op = g.outChannels * p
     let fullColumns = g.width / 2
-    let dst = SharedPointer(out)
-    let src = SharedConstPointer(m)
-    let shift = SharedConstPointer(bias)
-    Parallel.forChunks(g.outChannels, minimumChunk: max(1, (1 << 14) / max(1, 16 * p))) { channelRange in
-        for o in channelRange {
-            let beta = shift.base[o]
-            for r in 0..<band.rows {
-                let y = 2 * (band.firstRow + r)
-                let mp = src.base + o * p + r * tw
-                let row0 = dst.base + (o * g.height + y) * g.width
-                let row1 = row0 + g.width
-                let secondRow = y + 1 < g.height
-                var tx = 0
-                // 8 tiles at a time: even and odd output columns as vectors, then interleaved.
-                while tx + 8 <= fullColumns {
-                    // Column j of Aᵀ M: s0[j] = M0j + M1j + M2j, s1[j] = M1j − M2j − M3j.
-                    let (a0, b0) = outputColumn(mp + tx, j: 0, op)
-                    let (a1, b1) = outputColumn(mp + tx, j: 1, op)
-                    let (a2, b2) = outputColumn(mp + tx, j: 2, op)
-                    let (a3, b3) = outputColumn(mp + tx, j: 3, op)
-                    storeInterleaved(a0 + a1 + a2 + beta, a1 - a2 - a3 + beta, row0 + 2 * tx)
-                    if secondRow { storeInterleaved(b0 + b1 + b2 + beta, b1 - b2 - b3 + beta, row1 + 2 * tx) }
-                    tx += 8
+    for o in outChannels {
+        let beta = bias[o]
+        for r in 0..<band.rows {
+            let y = 2 * (band.firstRow + r)
+            let mp = m + o * p + r * tw
+            let row0 = out + (o * g.height + y) * g.width
+            let row1 = row0 + g.width
+            let secondRow = y + 1 < g.height
+            var tx = 0
+            // 8 tiles at a time: even and odd output columns as vectors, then interleaved.
+            while tx + 8 <= fullColumns {
+                // Column j of Aᵀ M: s0[j] = M0j + M1j + M2j, s1[j] = M1j − M2j − M3j.
+                let (a0, b0) = outputColumn(mp + tx, j: 0, op)
+                let (a1, b1) = outputColumn(mp + tx, j: 1, op)
+                let (a2, b2) = outputColumn(mp + tx, j: 2, op)
+                let (a3, b3) = outputColumn(mp + tx, j: 3, op)
+                storeInterleaved(a0 + a1 + a2 + beta, a1 - a2 - a3 + beta, row0 + 2 * tx)
+                if secondRow { storeInterleaved(b0 + b1 + b2 + beta, b1 - b2 - b3 + beta, row1 + 2 * tx) }
+                tx += 8
+            }
+            for tx in tx..<tw {
+                var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
+                for j in 0..<4 {
+                    let m0 = mp[j * op + tx], m1 = mp[(4 + j) * op + tx]
+                    let m2 = mp[(8 + j) * op + tx], m3 = mp[(12 + j) * op + tx]
+                    s0[j] = m0 + m1 + m2
+                    s1[j] = m1 - m2 - m3
                 }
-                for tx in tx..<tw {
-                    var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
-                    for j in 0..<4 {
-                        let m0 = mp[j * op + tx], m1 = mp[(4 + j) * op + tx]
-                        let m2 = mp[(8 + j) * op + tx], m3 = mp[(12 + j) * op + tx]
-                        s0[j] = m0 + m1 + m2
-                        s1[j] = m1 - m2 - m3
-                    }
-                    row0[2 * tx] = s0[0] + s0[1] + s0[2] + beta
-                    if secondRow { row1[2 * tx] = s1[0] + s1[1] + s1[2] + beta }
-                    if tx < fullColumns {
-                        row0[2 * tx + 1] = s0[1] - s0[2] - s0[3] + beta
-                        if secondRow { row1[2 * tx + 1] = s1[1] - s1[2] - s1[3] + beta }
-                    }
+                row0[2 * tx] = s0[0] + s0[1] + s0[2] + beta
+                if secondRow { row1[2 * tx] = s1[0] + s1[1] + s1[2] + beta }
+                if tx < fullColumns {
+                    row0[2 * tx + 1] = s0[1] - s0[2] - s0[3] + beta
+                    if secondRow { row1[2 * tx + 1] = s1[1] - s1[2] - s1[3] + beta }
                 }
             }
         }

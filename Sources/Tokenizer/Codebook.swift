@@ -34,12 +34,16 @@ struct Codebook: Sendable {
             guard let frozenDim = config.frozenCodebookDim, frozenDim > 0 else {
                 throw TokenizerError.invalidConfig("projected_l2 needs frozen_codebook_dim")
             }
-            let frozen = try weights.require("tok_embeddings.weight", [n, frozenDim])
             let projection = try weights.require("codebook_projection.weight", [e, frozenDim])
             let bias = try weights.require("codebook_projection.bias", [e])
+            // E (100000×768 in VQGAN-LC: 307 MB) is needed only for P: projected 4096 rows at a
+            // time, and never kept.
+            vectors = [Float](repeating: 0, count: n * e)
             var projected = Tensor(zeros: [0])
-            linear(&projected, frozen, weight: projection, bias: bias)
-            vectors = projected.storage
+            try weights.forEachRowBlock("tok_embeddings.weight", [n, frozenDim], blockRows: 4096) { frozen, rows in
+                linear(&projected, frozen, weight: projection, bias: bias)
+                vectors.replaceSubrange((rows.lowerBound * e)..<(rows.upperBound * e), with: projected.storage)
+            }
         }
         self.init(vectors: vectors, dim: e, normalizesLatents: config.kind == .cosine)
     }

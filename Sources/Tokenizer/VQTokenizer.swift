@@ -22,7 +22,10 @@ public struct TokenGrid: Sendable, Equatable {
 ///     encode:  image [B, 3, H, W] in [−1, 1] → encoder → quant_conv → nearest code → ids [B, H/f, W/f]
 ///     decode:  ids → code vectors [B, e, h, w] → post_quant_conv → decoder → image [B, 3, h·f, w·f]
 ///
-/// Immutable after `init`; every call builds its own scratch, so calls may run concurrently.
+/// Immutable after `init` but for its pool of idle workspaces; calls may run concurrently, each
+/// on its own workspace. A batch runs in chunks of images whose largest activation stays within
+/// `activationBudget` floats (every image is computed on its own anyway: chunks change no
+/// result), so the memory of a call is bounded whatever the batch.
 public final class VQTokenizer: Sendable {
     public let config: ModelConfig
     /// Elements of every weight the network uses, the frozen codebook included.
@@ -32,6 +35,12 @@ public final class VQTokenizer: Sendable {
     let quantConv: Conv2dLayer
     let postQuantConv: Conv2dLayer
     let codebook: Codebook
+    /// Workspaces kept between calls: as many as calls usually run at once (one per scheduler
+    /// worker) plus one, each within what a chunk needs.
+    let workspaces: WorkspacePool
+    /// Floats of the largest activation of one chunk (by default 16 Mi, 64 MB: two 256×256
+    /// images at 128 channels). A workspace holds about four such buffers.
+    let activationBudget: Int
 
     /// Builds every layer from `weights`, checking each tensor's presence, shape and finiteness.
     /// Throws `CheckpointError` naming the first bad tensor, or `TokenizerError.invalidConfig`.
@@ -39,7 +48,14 @@ public final class VQTokenizer: Sendable {
         try self.init(config: config, weights: Weights(tensors: weights))
     }
 
-    init(config: ModelConfig, weights: Weights) throws {
+    /// Builds every layer from a model directory's weights (`ModelDirectory.open`): a
+    /// safetensors file is read tensor by tensor, each released once converted, so the peak
+    /// resident size while building stays near the model's own.
+    public convenience init(config: ModelConfig, weights: ModelDirectory.WeightsSource) throws {
+        try self.init(config: config, weights: Weights(weights))
+    }
+
+    init(config: ModelConfig, weights: Weights, activationBudget: Int = 1 << 24) throws {
         let architecture = config.encoderDecoder
         guard !architecture.chMult.isEmpty, architecture.ch > 0, architecture.numResBlocks > 0,
               architecture.normGroups > 0, architecture.zChannels > 0 else {
@@ -58,6 +74,8 @@ public final class VQTokenizer: Sendable {
         postQuantConv = try Conv2dLayer(weights, "post_quant_conv", in: e, out: z, kernel: 1)
         decoder = try Decoder(architecture, context, naming)
         parameterCount = weights.tally.count
+        self.activationBudget = activationBudget
+        workspaces = WorkspacePool(limit: 2, maximumFloats: 6 * activationBudget)
     }
 
     /// Image side length per token: 2^(levels − 1).
@@ -74,11 +92,25 @@ public final class VQTokenizer: Sendable {
         precondition(images.shape[0] > 0 && images.shape[2] > 0 && images.shape[3] > 0
                      && images.shape[2] % downsampleFactor == 0 && images.shape[3] % downsampleFactor == 0,
                      "encode wants H and W positive multiples of \(downsampleFactor), got \(images.shape)")
-        var ws = Workspace()
-        var x = images
-        encoder.forward(&x, &ws)
-        quantConv.forward(&ws.a, x, columns: &ws.columns)
-        return ws.a.compacted()
+        let (batch, perImage) = (images.shape[0], images.count / images.shape[0])
+        let chunk = imagesPerChunk(height: images.shape[2], width: images.shape[3])
+        var latents = Tensor(zeros: [0])
+        workspaces.with { ws in
+            for first in stride(from: 0, to: batch, by: chunk) {
+                let count = min(chunk, batch - first)
+                var x = Tensor(zeros: [0])
+                swap(&x, &ws.x)
+                x.resize(to: [count] + images.shape.dropFirst())
+                x.storage.replaceSubrange(0..<(count * perImage),
+                                          with: images.storage[(first * perImage)..<((first + count) * perImage)])
+                encoder.forward(&x, &ws)
+                quantConv.forward(&ws.a, x, columns: &ws.columns)
+                swap(&x, &ws.x)
+                if first == 0 { latents.resize(to: [batch] + ws.a.shape.dropFirst()) }
+                append(ws.a, into: &latents, at: first)
+            }
+        }
+        return latents
     }
 
     /// Token ids of `images` ([B, 3, H, W] in [−1, 1], H and W multiples of `downsampleFactor`).
@@ -111,12 +143,45 @@ public final class VQTokenizer: Sendable {
         if let bad = grid.ids.firstIndex(where: { $0 < 0 || Int($0) >= codebook.size }) {
             throw TokenizerError.idOutOfRange(position: bad, id: grid.ids[bad], codebookSize: codebook.size)
         }
-        var ws = Workspace()
-        var x = codeVectors(grid)
-        postQuantConv.forward(&ws.a, x, columns: &ws.columns)
-        swap(&x, &ws.a)
-        decoder.forward(&x, &ws)
-        return x.compacted()
+        let factor = downsampleFactor
+        let chunk = imagesPerChunk(height: grid.height * factor, width: grid.width * factor)
+        let perGrid = grid.height * grid.width
+        var images = Tensor(zeros: [0])
+        workspaces.with { ws in
+            for first in stride(from: 0, to: grid.batch, by: chunk) {
+                let count = min(chunk, grid.batch - first)
+                let ids = Array(grid.ids[(first * perGrid)..<((first + count) * perGrid)])
+                var x = Tensor(zeros: [0])
+                swap(&x, &ws.x)
+                codeVectors(TokenGrid(batch: count, height: grid.height, width: grid.width, ids: ids), into: &ws.b)
+                postQuantConv.forward(&x, ws.b, columns: &ws.columns)
+                decoder.forward(&x, &ws)
+                if first == 0 { images.resize(to: [grid.batch] + x.shape.dropFirst()) }
+                append(x, into: &images, at: first)
+                swap(&x, &ws.x)
+            }
+        }
+        return images
+    }
+
+    /// Images per chunk at this size: the largest activation of the encoder or decoder (the
+    /// widest level at its resolution, or the image itself) within `activationBudget`.
+    private func imagesPerChunk(height: Int, width: Int) -> Int {
+        let architecture = config.encoderDecoder
+        let mults = architecture.chMult
+        var largest = max(architecture.inChannels, architecture.outChannels, architecture.ch) * height * width
+        for level in mults.indices {
+            // A level's blocks see its own width and, in the decoder, the next level's (upsampled).
+            let widest = architecture.ch * max(mults[level], mults[min(level + 1, mults.count - 1)])
+            largest = max(largest, widest * (height >> level) * (width >> level))
+        }
+        return max(1, activationBudget / max(1, largest))
+    }
+
+    /// Copies the images of `part` ([n, ...]) into `whole` ([B, ...]) from image `first` on.
+    private func append(_ part: Tensor, into whole: inout Tensor, at first: Int) {
+        let start = first * (part.count / max(1, part.shape[0]))
+        whole.storage.replaceSubrange(start..<(start + part.count), with: part.storage)
     }
 
     /// [B, e, h, w] → row-major [B·h·w, e] (one query per position, raster order).
@@ -135,10 +200,10 @@ public final class VQTokenizer: Sendable {
     }
 
     /// ids → the codebook rows they name, as [B, e, h, w].
-    private func codeVectors(_ grid: TokenGrid) -> Tensor {
+    private func codeVectors(_ grid: TokenGrid, into out: inout Tensor) {
         let dim = codebook.dim
         let positions = grid.height * grid.width
-        var out = Tensor(zeros: [grid.batch, dim, grid.height, grid.width])
+        out.resize(to: [grid.batch, dim, grid.height, grid.width])
         for b in 0..<grid.batch {
             for p in 0..<positions {
                 let row = Int(grid.ids[b * positions + p]) * dim
@@ -147,6 +212,5 @@ public final class VQTokenizer: Sendable {
                 }
             }
         }
-        return out
     }
 }

@@ -43,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "vqtok")
-        BLAS.setThreadCount(threads)
+        KernelThreads.set(threads)
 
         let directories = try modelDirectories()
         let service = TokenizerService(configuration: limits.serviceConfiguration(batching.policy))

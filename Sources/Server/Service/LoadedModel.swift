@@ -15,9 +15,10 @@ public struct LoadedModel: Sendable {
     /// Loads a model directory (config.json + weights) and builds its tokenizer. The name is the
     /// config's `name`, or the folder's name when that is empty.
     public static func load(from url: URL) throws -> LoadedModel {
-        let directory = try ModelDirectory.load(url)
-        let tokenizer = try VQTokenizer(config: directory.config, weights: directory.weights)
-        let name = directory.config.name.isEmpty ? url.lastPathComponent : directory.config.name
+        // Opened, not loaded: the tokenizer reads the tensors one by one as it builds its layers.
+        let (config, weights, _) = try ModelDirectory.open(url)
+        let tokenizer = try VQTokenizer(config: config, weights: weights)
+        let name = config.name.isEmpty ? url.lastPathComponent : config.name
         return LoadedModel(name: name, engine: tokenizer)
     }
 }
