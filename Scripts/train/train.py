@@ -17,8 +17,8 @@ Checkpoints are written every --ckpt-minutes and at the end (a usable model exis
 Scripts/train/evaluate.py evaluates and exports any of them.
 
 Example (the command used for Models/vqganlc-f8-tiny):
-  nice -n 5 python Scripts/train/train.py --data Scripts/train/.data --out Scripts/train/runs/f8 \
-      --steps 2200 --seed 0
+  python Scripts/train/train.py --data Scripts/train/.data --out Scripts/train/runs/f8 \
+      --steps 10000 --seed 0 --swd 1 --log-every 50
 """
 import argparse
 import glob
