@@ -182,6 +182,31 @@ import Testing
         #expect(out.shape == [batch, c, height, width])
         assertClose("attention \(q.shape)", out.storage, want, tolerance: 1e-5)
     }
+
+    /// Row lengths around the 16-lane width, spreads wide enough that some exponents pass the
+    /// −87 clamp, and a constant row: every entry within 2e-7 of Double's softmax, rows summing to 1.
+    @Test(arguments: [(1, 1.0), (15, 3.0), (16, 30.0), (17, 300.0), (33, 1.0), (1024, 50.0)])
+    func softmaxRowsMatchesDouble(columns: Int, spread: Double) {
+        var values = SeededValues(seed: 11)
+        let rows = 3
+        var m = (0..<rows * columns).map { _ in Float(Double(values.next()) * spread) }
+        for j in 0..<columns { m[2 * columns + j] = 7 }  // a constant row: uniform weights
+        let input = m
+        m.withUnsafeMutableBufferPointer { softmaxRows($0.baseAddress!, rows: rows, columns: columns) }
+        for r in 0..<rows {
+            let row = input[r * columns..<(r + 1) * columns].map(Double.init)
+            let top = row.max()!
+            let e = row.map { Foundation.exp($0 - top) }
+            let total = e.reduce(0, +)
+            var sum = 0.0
+            for j in 0..<columns {
+                let got = Double(m[r * columns + j])
+                #expect(abs(got - e[j] / total) <= 2e-7, "row \(r) column \(j): \(got) vs \(e[j] / total)")
+                sum += got
+            }
+            #expect(abs(sum - 1) <= 1e-5)
+        }
+    }
 }
 
 @Suite struct BLASTests {
