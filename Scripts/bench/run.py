@@ -280,22 +280,6 @@ def conv_section(args, results: dict, threads: list[int]) -> None:
         save(args, results)
 
 
-def prototypes_section(args, results: dict, threads: list[int]) -> None:
-    """The stand-alone prototypes of Benchmarks/prototypes (not vqtok's code), in the same run."""
-    protos = REPO / "Benchmarks" / "prototypes"
-    for name in ("conv3x3", "silu"):
-        subprocess.run(["swift", "build", "-c", "release", "--package-path", str(protos / name)],
-                       check=True, capture_output=True)
-    out = results.setdefault("prototypes", {})
-    cmd = pinned(1, [str(protos / "silu" / ".build" / "release" / "silu")])
-    out["silu_t1"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(1)).stdout
-    for t in threads:
-        cmd = pinned(t, [str(protos / "conv3x3" / ".build" / "release" / "conv3x3"), str(t)])
-        log("  $", " ".join(cmd))
-        out[f"conv3x3_t{t}"] = subprocess.run(cmd, capture_output=True, text=True, env=env_for(t)).stdout
-        save(args, results)
-
-
 # --------------------------------------------------------------------------- table
 
 def med(entry: dict | None, field: str) -> float | None:
@@ -402,11 +386,6 @@ def table(results: dict) -> str:
                 agg = total_f / (total_t / 1e3)
                 lines += ["", f"3×3 stride-1 convolutions as the network runs them, weighted by occurrence: "
                               f"{agg:.1f} direct-equivalent GFLOP/s, {100 * agg / peak:.0f}% of the sgemm peak.", ""]
-    if results.get("prototypes"):
-        lines += ["Prototypes (Benchmarks/prototypes, not vqtok's code), same run:", "", "```"]
-        for key, text in results["prototypes"].items():
-            lines += [f"[{key}]", text.rstrip()]
-        lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -420,7 +399,7 @@ def main() -> None:
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--sections", default="model,search,conv",
-                    help="model, search, conv; 'prototypes' adds Benchmarks/prototypes (after search)")
+                    help="any of model, search, conv")
     ap.add_argument("--contenders", default="vqtok,pytorch-channels_last,pytorch-nchw,ort,faiss")
     ap.add_argument("--codebooks", default="100000x8,16384x8")
     ap.add_argument("--queries", default="256,4096")
@@ -428,7 +407,7 @@ def main() -> None:
                                                            "21 for search)")
     ap.add_argument("--nchw-max-batch", type=int, default=8,
                     help="time PyTorch's default layout only up to this batch (channels_last always)")
-    ap.add_argument("--patched", help="a second vqtok binary (e.g. built with Benchmarks/prototypes/*.patch), "
+    ap.add_argument("--patched", help="a second vqtok binary (e.g. another branch's release build), "
                                       "timed beside vqtok in the model rows")
     ap.add_argument("--patched-max-batch", type=int, default=1)
     ap.add_argument("--patched-label", default="", help="how the table names the --patched binary")
@@ -464,8 +443,6 @@ def main() -> None:
         plan.append(("search", ts))
     if "conv" in args.sections:
         plan.append(("conv", ts))
-    if "prototypes" in args.sections:
-        plan.append(("prototypes", ts))
     if "model" in args.sections:
         for t in ts:
             for b in sorted(args.batches):
@@ -482,8 +459,6 @@ def main() -> None:
             model_row(args, results, item[1], item[2])
         elif item[0] == "search":
             search_section(args, results, item[1])
-        elif item[0] == "prototypes":
-            prototypes_section(args, results, item[1])
         else:
             conv_section(args, results, item[1])
     results["elapsed_s"] = round(time.time() - t0)
