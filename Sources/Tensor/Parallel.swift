@@ -40,7 +40,8 @@ public enum KernelThreads {
     }
 }
 
-enum Parallel {
+/// The kernels' work splitters, on `KernelThreads.count` Dispatch workers.
+public enum Parallel {
     /// Workers per operation (`KernelThreads.count`).
     static var workers: Int { KernelThreads.count }
 
@@ -71,7 +72,7 @@ enum Parallel {
     /// take the next task as they finish one (so a core slowed by another process does less);
     /// `worker` in 0..<workers names the scratch slot the call may use, never used by two calls
     /// at once.
-    static func forTasks(_ tasks: Int, workers: Int, _ body: @Sendable (_ task: Int, _ worker: Int) -> Void) {
+    public static func forTasks(_ tasks: Int, workers: Int, _ body: @Sendable (_ task: Int, _ worker: Int) -> Void) {
         let width = max(1, min(workers, tasks))
         if width == 1 {
             for task in 0..<tasks { body(task, 0) }

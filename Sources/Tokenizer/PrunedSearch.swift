@@ -20,7 +20,7 @@ extension CodebookIndex {
     /// Steps 1 to 3 each spread over the Dispatch workers, every sgemm single-threaded.
     func nearestPruned(_ queries: [Float], count: Int) -> [Int32] {
         let plan = QueryPlan(self, queries, count: count)
-        let workers = count >= 64 ? ProcessInfo.processInfo.activeProcessorCount : 1
+        let workers = count >= 64 ? KernelThreads.count : 1
         var best = Best(count: count)
         // 1. Home leaves: each query is in one, so the workers write disjoint rows.
         let homes = leafRanges(workers, weight: { plan.firstOfLeaf[$0 + 1] - plan.firstOfLeaf[$0] })
@@ -184,13 +184,9 @@ extension CodebookIndex {
     }
 }
 
-/// body(0..<count): on the Dispatch workers when there is more than one.
+/// body(i) for i in 0..<count, on at most `workers` of the kernels' Dispatch workers.
 private func forEach(_ count: Int, _ workers: Int, _ body: @Sendable (Int) -> Void) {
-    if workers <= 1 || count <= 1 {
-        for i in 0..<count { body(i) }
-    } else {
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
-    }
+    Parallel.forTasks(count, workers: workers) { task, _ in body(task) }
 }
 
 /// Where the workers write their candidate lists, one slot each.
