@@ -16,4 +16,13 @@ export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(Scripts/openblas-core.sh)}"
 swift build
 # Suites run one after another: the attack tests measure the process's memory, and the integration
 # tests' timeouts assume the machine is not also running every other suite.
-swift test --no-parallel
+# The log is long: on failure, its failing lines are printed again at the end, where a CI tail shows them.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --no-parallel 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "== swift test failed ($status); the failing lines =="
+    grep -a -E '✘|error:|fatal|Fatal|crash|signal' "$log" | grep -v ' passed after' | head -80 || true
+fi
+exit "$status"

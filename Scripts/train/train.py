@@ -16,9 +16,21 @@ Everything is seeded (numpy + torch, fixed thread count): the same command gives
 Checkpoints are written every --ckpt-minutes and at the end (a usable model exists at any time);
 Scripts/train/evaluate.py evaluates and exports any of them.
 
-Example (the command used for Models/vqganlc-f8-tiny):
+Two stages (the commands used for Models/vqganlc-f8-tiny):
+  # 1. everything from scratch, E = image patches
   python Scripts/train/train.py --data Scripts/train/.data --out Scripts/train/runs/f8 \
       --steps 10000 --seed 0 --swd 1 --log-every 50
+  python Scripts/train/evaluate.py --ckpt Scripts/train/runs/f8/ckpt.pt --export Scripts/train/runs/f8-export
+  # 2. E = k-means centres of stage 1's encoder features, then the decoder learns that codebook
+  python Scripts/train/train.py --data Scripts/train/.data --out Scripts/train/runs/f8-lc \
+      --codebook-from Scripts/train/runs/f8-export --steps 3000 --lr 5e-4 --warmup 50 \
+      --seed 0 --log-every 50
+
+Stage 2 is VQGAN-LC's recipe with stage 1's encoder in the part of CLIP: the frozen codebook is
+made of features of the training images (k-means centres of the encoder's z_channels features),
+the projector starts as quant_conv (so P starts as the centres' latents), and the encoder stays
+frozen so that the codebook keeps partitioning its latents; the decoder, post_quant_conv and the
+projector train.
 """
 import argparse
 import glob
@@ -103,6 +115,60 @@ def init_codebook(model, images, f):
     return evals[top].tolist()
 
 
+def features_codebook(model, images, K, rng, crops=2048, crop=96, iters=12, chunk=4096):
+    """E: k-means centres of the encoder's features of the training images (stage 2).
+
+    `crops` random crops are encoded to h [N, z_channels] and their latents z = quant_conv(h)
+    [N, e]; k-means runs on z (the space the search runs in), seeded from K random latents, and
+    each centre's E row is the mean h of its cluster. quant_conv is linear, so with
+    W, b = quant_conv the projected codebook P = E·Wᵀ + b is exactly the centres.
+    Returns (E [K, z_channels], W [e, z_channels], b [e], the cluster sizes)."""
+    W = model.quant_conv.weight.detach().flatten(1)
+    b = model.quant_conv.bias.detach()
+    feats = []
+    with torch.no_grad():
+        for first in range(0, crops, 32):
+            h = model.encoder(to_tensor(images.crops(min(32, crops - first), crop)))
+            feats.append(h.permute(0, 2, 3, 1).reshape(-1, h.shape[1]))
+    H = torch.cat(feats)
+    Z = H @ W.t() + b
+    scores = torch.empty(chunk, K)  # reused: a fresh 1 GB block per chunk costs more in page faults than the sgemm
+
+    def nearest(centres):
+        c2 = (centres * centres).sum(1)[None, :]
+        return torch.cat([torch.addmm(c2, Z[s:s + chunk], centres.t(), alpha=-2.0,
+                                      out=scores[:min(chunk, Z.shape[0] - s)]).argmin(1)
+                          for s in range(0, Z.shape[0], chunk)])
+
+    centres = Z[torch.from_numpy(rng.choice(Z.shape[0], K, replace=False))].clone()
+    for _ in range(iters):
+        ids = nearest(centres)
+        sizes = torch.bincount(ids, minlength=K)
+        sums = torch.zeros_like(centres).index_add_(0, ids, Z)
+        filled = sizes > 0
+        centres[filled] = sums[filled] / sizes[filled, None].float()
+        empty = int((~filled).sum())
+        if empty:  # an empty cluster restarts at a random latent
+            centres[~filled] = Z[torch.from_numpy(rng.choice(Z.shape[0], empty, replace=False))]
+    ids = nearest(centres)
+    sizes = torch.bincount(ids, minlength=K)
+    E = torch.zeros(K, H.shape[1]).index_add_(0, ids, H)
+    E[sizes > 0] /= sizes[sizes > 0, None].float()
+    empty = sizes == 0  # still empty after the last assignment: the latent it restarted at
+    E[empty] = torch.linalg.lstsq(W, (centres[empty] - b).t()).solution.t()
+    return E, W, b, sizes
+
+
+def load_stage1(path):
+    """Stage 1 for --codebook-from: a train.py checkpoint, or a model directory exported by
+    evaluate.py (config.json + model.safetensors, float16 widened to float32)."""
+    if not os.path.isdir(path):
+        return torch.load(path, map_location="cpu", weights_only=False)
+    from safetensors.torch import load_file
+    return {"config": json.load(open(os.path.join(path, "config.json"))),
+            "model": {k: v.float() for k, v in load_file(os.path.join(path, "model.safetensors")).items()}}
+
+
 def sliced_wasserstein(z, P, projections=64):
     """Squared sliced Wasserstein-2 distance from the latents z [N, e] to as many random rows of
     the codebook P [K, e]: both are projected on random unit directions, sorted, and compared
@@ -157,6 +223,11 @@ def main():
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--resume", default=None, help="checkpoint to continue from")
+    ap.add_argument("--codebook-from", default=None,
+                    help="stage 2: a stage-1 checkpoint (or exported model directory) whose encoder makes the frozen codebook "
+                         "(k-means centres of its features) and stays frozen; the rest fine-tunes")
+    ap.add_argument("--codebook-crops", type=int, default=2048,
+                    help="stage 2: random crops encoded for the k-means (2048 × 144 latents)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, or auto (cuda when available)")
     args = ap.parse_args()
 
@@ -164,6 +235,11 @@ def main():
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     cfg = DEFAULT_CONFIG if args.config is None else json.load(open(args.config))
+    stage1 = None
+    if args.codebook_from:
+        stage1 = load_stage1(args.codebook_from)
+        cfg = json.loads(json.dumps(stage1["config"]))
+        cfg["quantizer"]["frozen_codebook_dim"] = cfg["encoder_decoder"]["z_channels"]
     os.makedirs(args.out, exist_ok=True)
     json.dump(cfg, open(os.path.join(args.out, "config.json"), "w"), indent=2)
     with open(os.path.join(args.out, "command.txt"), "w") as fh:
@@ -174,14 +250,32 @@ def main():
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if args.device == "auto" else args.device))
     model = VQGANLC(cfg)
-    pca = init_codebook(model, images, f)  # on the CPU, so E and W do not depend on the device
+    if stage1 is None:
+        pca = init_codebook(model, images, f)  # on the CPU, so E and W do not depend on the device
+        codebook_note = f"PCA variances {np.round(pca, 3).tolist()}"
+    else:
+        first = VQGANLC(stage1["config"])
+        first.load_state_dict(stage1["model"])
+        first.eval()
+        t_cb = time.time()
+        E, W, b, sizes = features_codebook(first, images, cfg["quantizer"]["codebook_size"], rng,
+                                           crops=args.codebook_crops)
+        state = {k: v for k, v in stage1["model"].items()
+                 if not k.startswith(("tok_embeddings.", "codebook_projection."))}
+        state.update({"tok_embeddings.weight": E, "codebook_projection.weight": W.clone(),
+                      "codebook_projection.bias": b.clone()})
+        model.load_state_dict(state)
+        for p in list(model.encoder.parameters()) + list(model.quant_conv.parameters()):
+            p.requires_grad_(False)
+        codebook_note = (f"k-means of stage 1's features in {time.time() - t_cb:.0f} s, cluster sizes "
+                         f"{int(sizes.min())}..{int(sizes.max())}, {int((sizes == 0).sum())} empty")
     model.to(device)
     with torch.no_grad():
         P0 = model.projected_codebook()
         mu_p0, cov_p0 = P0.mean(0), torch.cov(P0.t())
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f"{len(images.ims)} training images; trainable params {n_params}; "
-          f"codebook {tuple(model.tok_embeddings.weight.shape)} (PCA variances {np.round(pca, 3).tolist()})",
+          f"codebook {tuple(model.tok_embeddings.weight.shape)} ({codebook_note})",
           flush=True)
     proj = list(model.codebook_projection.parameters())
     rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("codebook_projection.")]
@@ -212,7 +306,7 @@ def main():
         xr, ids, cb_loss, commit, z_lat = model(x, return_latents=True)
         mse = F.mse_loss(xr, x)
         loss = mse + cb_loss + args.beta * commit
-        if args.stats > 0:
+        if args.stats > 0 and z_lat.requires_grad:  # (stage 2: the encoder is frozen)
             # Match the first two moments of the latents to those of the initial projected
             # codebook (whitened: mean 0, covariance I), so that the latents spread over all of P
             # instead of a corner of it (utilisation). The target is fixed: matching P's current
@@ -220,7 +314,7 @@ def main():
             zf = z_lat.permute(0, 2, 3, 1).reshape(-1, z_lat.shape[1])
             stats = F.mse_loss(zf.mean(0), mu_p0) + F.mse_loss(torch.cov(zf.t()), cov_p0)
             loss = loss + args.stats * stats
-        if args.swd > 0:
+        if args.swd > 0 and z_lat.requires_grad:
             zf = z_lat.permute(0, 2, 3, 1).reshape(-1, z_lat.shape[1])
             loss = loss + args.swd * sliced_wasserstein(zf, model.projected_codebook().detach())
         if args.l1 > 0:

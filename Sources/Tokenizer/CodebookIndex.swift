@@ -1,7 +1,8 @@
 /// The codebook ordered for the pruned search, built once at load.
 ///
 /// A median-split tree: each node splits its codes on their widest dimension at the median,
-/// down to leaves of at most `leafSize` codes. The codes are stored contiguously in tree
+/// down to leaves of at most `leafSize` codes (larger in codebooks of more than
+/// `leafSize` · `maximumLeafCount`). The codes are stored contiguously in tree
 /// order (so every node, leaf or not, is one run), each augmented with its squared norm so
 /// that one sgemm with the queries augmented by a 1 gives ‖c‖² − 2 q·c directly:
 ///
@@ -16,7 +17,11 @@
 /// Pruning only pays in low dimensions: for d > `maximumTreeDimension`, or a codebook no
 /// larger than a leaf, the tree is the root alone and the search is a plain blocked scan.
 struct CodebookIndex: Sendable {
-    static let leafSize = 512
+    /// Small leaves leave fewer codes to score (in 8 dimensions, leaves of 512 codes left a
+    /// third of a 16384-code codebook per query, leaves of 128 a fifth), but every leaf costs a
+    /// box test per 8 queries and sgemm calls: past `maximumLeafCount` leaves, larger ones.
+    static let leafSize = 128
+    static let maximumLeafCount = 512
     static let maximumTreeDimension = 16
 
     let dim: Int
@@ -44,12 +49,13 @@ struct CodebookIndex: Sendable {
     var firstLeaf: Int { (1 << depth) - 1 }
 
     /// `vectors` is the codebook [size, dim], `squaredNorms` its ‖c_j‖².
-    init(vectors: [Float], squaredNorms: [Float], dim: Int, leafSize: Int = CodebookIndex.leafSize) {
+    init(vectors: [Float], squaredNorms: [Float], dim: Int, leafSize: Int = CodebookIndex.leafSize,
+         maximumLeafCount: Int = CodebookIndex.maximumLeafCount) {
         let size = squaredNorms.count
-        precondition(vectors.count == size * dim && size > 0 && leafSize > 0)
+        precondition(vectors.count == size * dim && size > 0 && leafSize > 0 && maximumLeafCount > 0)
         var depth = 0
         if dim <= Self.maximumTreeDimension {
-            while (size + (1 << depth) - 1) >> depth > leafSize { depth += 1 }
+            while (size + (1 << depth) - 1) >> depth > leafSize && 2 << depth <= maximumLeafCount { depth += 1 }
         }
         let nodes = (2 << depth) - 1
         // `work` holds the codes in the current order, so that every pass reads rows in sequence.
@@ -81,7 +87,7 @@ struct CodebookIndex: Sendable {
             (start[2 * node + 2], end[2 * node + 2]) = (from + middle, to)
         }
         // Within each leaf, the codes by original index: a leaf's ids then ascend along its
-        // columns, which `foldArgmin` relies on for ties.
+        // columns, which the plain scan's `foldArgmin` relies on for ties.
         for node in ((1 << depth) - 1)..<nodes where depth > 0 {
             let (from, to) = (start[node], end[node])
             let sources = (0..<(to - from)).sorted { order[from + $0] < order[from + $1] }

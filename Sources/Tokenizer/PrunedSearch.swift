@@ -11,48 +11,77 @@ extension CodebookIndex {
     /// Exact nearest codes through the tree (`CodebookIndex`), for `nearestCodes`. Leaf-major,
     /// so that each sgemm multiplies one leaf by every query that needs it:
     ///
-    /// 1. the queries sorted by the leaf they fall in (their home), each home leaf scored
-    ///    against its queries: a first best per query;
-    /// 2. per query, a walk down the tree to every other leaf whose box could hold a code as
-    ///    near as that best (pruning whole subtrees);
-    /// 3. per leaf, one sgemm [queries that need it × (d+1)]·[(d+1) × leaf], folded into their best.
+    /// 1. the queries sorted by the leaf they fall in (their home), each home scored against
+    ///    its queries: a first best per query (with few queries, the home is the ancestor of
+    ///    `span` leaves, so that each of these sgemms still has about 8 queries or more);
+    /// 2. per 8 queries, a bit per leaf whose box could hold a code as near as their best
+    ///    (`candidateMasks`; a walk of the tree per home group pruned almost nothing, the
+    ///    farthest query of a group reaching every box);
+    /// 3. per leaf, one sgemm against the queries whose bit is set, folded into their best.
     ///
-    /// Steps 1 to 3 each spread over the Dispatch workers, every sgemm single-threaded.
-    func nearestPruned(_ queries: [Float], count: Int) -> [Int32] {
+    /// Steps 1 to 3 each spread over `workers` Dispatch workers (one below 64 queries), every
+    /// sgemm single-threaded.
+    func nearestPruned(_ queries: [Float], count: Int, workers: Int = KernelThreads.count) -> [Int32] {
         let plan = QueryPlan(self, queries, count: count)
-        let workers = count >= 64 ? KernelThreads.count : 1
+        let workers = count >= 64 ? max(1, workers) : 1
         var best = Best(count: count)
-        // 1. Home leaves: each query is in one, so the workers write disjoint rows.
-        let homes = leafRanges(workers, weight: { plan.firstOfLeaf[$0 + 1] - plan.firstOfLeaf[$0] })
+        // 1. Homes: each query is in one, so the workers write disjoint rows. A home is the
+        //    node of `span` leaves (a power of 2) at level depth − log2(span).
+        let span = homeSpan(count)
+        let homes = ranges(leafCount / span, workers,
+                           weight: { plan.firstOfLeaf[($0 + 1) * span] - plan.firstOfLeaf[$0 * span] })
         let sortedRows = (0..<count).map { Int32($0) }
         best.withSinks { sink in
             forEach(homes.count, workers) { chunk in
                 var scorer = LeafScorer(self)
-                for leaf in homes[chunk] {
-                    let rows = sortedRows[plan.firstOfLeaf[leaf]..<plan.firstOfLeaf[leaf + 1]]
-                    if !rows.isEmpty { scorer.score(leaf: leaf, rows: rows, plan, into: sink, rowOffset: 0) }
+                for home in homes[chunk] {
+                    let rows = sortedRows[plan.firstOfLeaf[home * span]..<plan.firstOfLeaf[(home + 1) * span]]
+                    let node = (firstLeaf + 1) / span - 1 + home
+                    if !rows.isEmpty { scorer.score(node: node, rows: rows, plan, into: sink, rowOffset: 0) }
                 }
             }
         }
-        // 2. Candidate leaves per query, then the queries of each leaf (a counting sort).
-        let threshold = (0..<count).map { best.distance[$0] + plan.offset[$0] }
-        var candidates = [[Int32]](repeating: [], count: homes.count)
-        candidates.withUnsafeMutableBufferPointer { lists in
-            let out = SharedLists(base: lists.baseAddress!)
-            forEach(homes.count, workers) { chunk in
-                out.base[chunk] = candidateLeaves(plan, homes: homes[chunk], threshold: threshold)
+        // 2. Candidate leaves of every 8 queries, as bits: masks [leaves, blocks].
+        let blocks = (count + 7) / 8
+        let threshold = (0..<(blocks * 8)).map { s in s < count ? best.distance[s] + plan.offset[s] : .nan }
+        var masks = [UInt8](repeating: 0, count: leafCount * blocks)
+        masks.withUnsafeMutableBufferPointer { masks in
+            let out = SharedMasks(base: masks.baseAddress!)
+            let part = (blocks + workers * 4 - 1) / (workers * 4)
+            forEach((blocks + part - 1) / part, workers) { k in
+                candidateMasks(plan, threshold: threshold, blocks: (k * part)..<min(blocks, (k + 1) * part),
+                               into: out.base, stride: blocks)
+            }
+            // The leaves of the homes are scored already (cleared here: a SIMD compare of Int32
+            // lanes is scalar code).
+            for s in 0..<count {
+                let first = plan.home[s] / span * span
+                for leaf in first..<(first + span) { out.base[leaf * blocks + s / 8] &= ~UInt8(1 << (s % 8)) }
             }
         }
-        let (firstOfLeaf, rowsOfLeaf) = rowsByLeaf(candidates)
-        // 3. Each chunk of leaves folds into its own copy of the best, merged afterwards.
-        let leafChunks = leafRanges(workers, weight: { firstOfLeaf[$0 + 1] - firstOfLeaf[$0] })
-        var partial = Best(count: count * leafChunks.count)
+        // 3. Each chunk of leaves folds into its own copy of the best (starting from step 1's, so
+        //    that a leaf's column is searched for its position only when it beats the home),
+        //    merged afterwards.
+        let candidates = masks
+        let perLeaf = (0..<leafCount).map { leaf in
+            masks[(leaf * blocks)..<((leaf + 1) * blocks)].reduce(0) { $0 + $1.nonzeroBitCount }
+        }
+        let leafChunks = ranges(leafCount, workers, weight: { perLeaf[$0] })
+        var partial = Best(repeating: best, times: leafChunks.count)
         partial.withSinks { sink in
             forEach(leafChunks.count, workers) { chunk in
                 var scorer = LeafScorer(self)
-                for leaf in leafChunks[chunk] where firstOfLeaf[leaf] < firstOfLeaf[leaf + 1] {
-                    scorer.score(leaf: leaf, rows: rowsOfLeaf[firstOfLeaf[leaf]..<firstOfLeaf[leaf + 1]], plan,
-                                 into: sink, rowOffset: chunk * count)
+                var rows: [Int32] = []
+                for leaf in leafChunks[chunk] where perLeaf[leaf] > 0 {
+                    rows.removeAll(keepingCapacity: true)
+                    for b in 0..<blocks {
+                        var set = candidates[leaf * blocks + b]
+                        while set != 0 {
+                            rows.append(Int32(b * 8 + set.trailingZeroBitCount))
+                            set &= set - 1
+                        }
+                    }
+                    scorer.score(node: firstLeaf + leaf, rows: rows[...], plan, into: sink, rowOffset: chunk * count)
                 }
             }
         }
@@ -62,122 +91,63 @@ extension CodebookIndex {
         return ids
     }
 
-    /// (leaf, row) pairs, flattened: for the queries whose home is one of `homes`, every other
-    /// leaf whose box lies within their threshold (`boxBound`). The queries of one home walk
-    /// the tree together: a subtree is left as soon as its box is beyond the largest threshold
-    /// from the box of their points, and only the leaves reached are tested query by query.
-    private func candidateLeaves(_ plan: QueryPlan, homes: Range<Int>, threshold: [Float]) -> [Int32] {
+    /// For the queries of `blocks` (8 sorted positions each), bit j of masks[leaf · stride + b]
+    /// is set when query 8b + j must score `leaf`: the box bound (as `boxBound`) of its point
+    /// is within its threshold. Padding lanes are NaN and never pass.
+    private func candidateMasks(_ plan: QueryPlan, threshold: [Float], blocks: Range<Int>,
+                                into masks: UnsafeMutablePointer<UInt8>, stride: Int) {
         typealias Lanes = SIMD8<Float>
-        var pairs: [Int32] = []
-        pairs.reserveCapacity(64 * (plan.firstOfLeaf[homes.upperBound] - plan.firstOfLeaf[homes.lowerBound]))
-        var groupLow = [Float](repeating: 0, count: boxStride)
-        var groupHigh = [Float](repeating: 0, count: boxStride)
-        var stack = [Int](repeating: 0, count: depth + 2)  // a depth-first walk holds one sibling per level
-        // The group's points dimension-major, 8 queries to a vector: [block, d] (NaN past the
-        // last query, whose bound is then NaN and never passes), and their thresholds [block].
-        var lanes: [Lanes] = []
-        var laneThreshold: [Lanes] = []
-        plan.points.withUnsafeBufferPointer { points in
+        let bits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
+        plan.lanes.withUnsafeBufferPointer { lanes in
+        threshold.withUnsafeBufferPointer { threshold in
         lower.withUnsafeBufferPointer { lower in
         upper.withUnsafeBufferPointer { upper in
-        threshold.withUnsafeBufferPointer { threshold in
-        stack.withUnsafeMutableBufferPointer { stack in
-            for home in homes {
-                let rows = plan.firstOfLeaf[home]..<plan.firstOfLeaf[home + 1]
-                guard !rows.isEmpty else { continue }
-                var largest = -Float.infinity
-                for c in 0..<boxStride { (groupLow[c], groupHigh[c]) = (Float.infinity, -Float.infinity) }
-                lanes.removeAll(keepingCapacity: true)
-                laneThreshold.removeAll(keepingCapacity: true)
-                for first in stride(from: rows.lowerBound, to: rows.upperBound, by: 8) {
-                    var limit = Lanes(repeating: -.infinity)
+            for b in blocks {
+                let z = lanes.baseAddress! + b * dim
+                let limit = UnsafeRawPointer(threshold.baseAddress! + b * 8).loadUnaligned(as: Lanes.self)
+                for leaf in 0..<leafCount {
+                    let (low, high) = (lower.baseAddress! + (firstLeaf + leaf) * boxStride,
+                                       upper.baseAddress! + (firstLeaf + leaf) * boxStride)
+                    // Σ_c max(lower_c − z_c, z_c − upper_c, 0)², 8 queries at a time.
+                    var bound = Lanes()
                     for c in 0..<dim {
-                        var z = Lanes(repeating: .nan)
-                        for lane in 0..<min(8, rows.upperBound - first) { z[lane] = points[(first + lane) * boxStride + c] }
-                        lanes.append(z)
+                        let below = Lanes(repeating: low[c]) - z[c]
+                        let above = z[c] - Lanes(repeating: high[c])
+                        var gap = below.replacing(with: above, where: above .> below)
+                        gap.replace(with: 0, where: gap .< 0)
+                        bound += gap * gap
                     }
-                    for lane in 0..<min(8, rows.upperBound - first) { limit[lane] = threshold[first + lane] }
-                    laneThreshold.append(limit)
-                }
-                for s in rows {
-                    for c in 0..<boxStride {
-                        groupLow[c] = min(groupLow[c], points[s * boxStride + c])
-                        groupHigh[c] = max(groupHigh[c], points[s * boxStride + c])
-                    }
-                    if threshold[s] > largest { largest = threshold[s] }
-                }
-                var top = 1
-                stack[0] = 0
-                while top > 0 {
-                    top -= 1
-                    let node = stack[top]
-                    let (nodeLower, nodeUpper) = (lower.baseAddress! + node * boxStride, upper.baseAddress! + node * boxStride)
-                    if node == firstLeaf + home
-                        || !(boxBound(low: groupLow, high: groupHigh, lower: nodeLower, upper: nodeUpper,
-                                      stride: boxStride) <= largest) { continue }
-                    if node < firstLeaf {
-                        stack[top] = 2 * node + 2
-                        stack[top + 1] = 2 * node + 1
-                        top += 2
-                        continue
-                    }
-                    // The leaf, 8 queries at a time: Σ_c max(lower_c − z_c, z_c − upper_c, 0)² ≤ threshold.
-                    for block in 0..<laneThreshold.count {
-                        var bound = Lanes()
-                        for c in 0..<dim {
-                            let z = lanes[block * dim + c]
-                            let below = Lanes(repeating: nodeLower[c]) - z
-                            let above = z - Lanes(repeating: nodeUpper[c])
-                            var gap = below.replacing(with: above, where: above .> below)
-                            gap.replace(with: 0, where: gap .< 0)
-                            bound += gap * gap
-                        }
-                        let pass = bound .<= laneThreshold[block]
-                        guard any(pass) else { continue }
-                        for lane in 0..<8 where pass[lane] {
-                            pairs.append(Int32(node - firstLeaf))
-                            pairs.append(Int32(rows.lowerBound + block * 8 + lane))
-                        }
-                    }
+                    let pass = bound .<= limit
+                    masks[leaf * stride + b] = UInt8(truncatingIfNeeded: SIMD8<Int32>().replacing(with: bits, where: pass).wrappedSum())
                 }
             }
         }
         }
         }
         }
-        }
-        return pairs
     }
 
-    /// The flattened (leaf, row) lists sorted by leaf (a counting sort): leaf → first position
-    /// ([leaves + 1]) and the rows.
-    private func rowsByLeaf(_ lists: [[Int32]]) -> ([Int], [Int32]) {
-        var firstOfLeaf = [Int](repeating: 0, count: leafCount + 1)
-        for list in lists { for k in stride(from: 0, to: list.count, by: 2) { firstOfLeaf[Int(list[k]) + 1] += 1 } }
-        for leaf in 0..<leafCount { firstOfLeaf[leaf + 1] += firstOfLeaf[leaf] }
-        var rows = [Int32](repeating: 0, count: firstOfLeaf[leafCount])
-        var next = firstOfLeaf
-        for list in lists {
-            for k in stride(from: 0, to: list.count, by: 2) {
-                rows[next[Int(list[k])]] = list[k + 1]
-                next[Int(list[k])] += 1
-            }
-        }
-        return (firstOfLeaf, rows)
+    /// Leaves per home for `count` queries: the fewest (a power of 2) that gives the homes about
+    /// 8 queries each.
+    private func homeSpan(_ count: Int) -> Int {
+        var span = 1
+        while span < leafCount && count * span < 8 * leafCount { span *= 2 }
+        return span
     }
 
-    /// Leaves cut into contiguous chunks of about equal `weight`, about four per worker.
-    private func leafRanges(_ workers: Int, weight: (Int) -> Int) -> [Range<Int>] {
-        guard workers > 1 else { return [0..<leafCount] }
-        let total = (0..<leafCount).reduce(0) { $0 + weight($1) + 1 }
+    /// 0..<count (leaves, or homes) cut into contiguous chunks of about equal `weight`, about
+    /// four per worker.
+    private func ranges(_ count: Int, _ workers: Int, weight: (Int) -> Int) -> [Range<Int>] {
+        guard workers > 1 else { return [0..<count] }
+        let total = (0..<count).reduce(0) { $0 + weight($1) + 1 }
         let parts = workers * 4
         var ranges: [Range<Int>] = []
         var (from, sum) = (0, 0)
-        for leaf in 0..<leafCount {
-            sum += weight(leaf) + 1
-            if sum * parts >= total * (ranges.count + 1) || leaf == leafCount - 1 {
-                ranges.append(from..<(leaf + 1))
-                from = leaf + 1
+        for k in 0..<count {
+            sum += weight(k) + 1
+            if sum * parts >= total * (ranges.count + 1) || k == count - 1 {
+                ranges.append(from..<(k + 1))
+                from = k + 1
             }
         }
         return ranges
@@ -189,12 +159,12 @@ private func forEach(_ count: Int, _ workers: Int, _ body: @Sendable (Int) -> Vo
     Parallel.forTasks(count, workers: workers) { task, _ in body(task) }
 }
 
-/// Where the workers write their candidate lists, one slot each.
+/// Where the workers write the candidate masks.
 ///
-/// @unchecked Sendable: each worker writes only its own slot, and the array outlives
-/// `concurrentPerform`.
-private struct SharedLists: @unchecked Sendable {
-    let base: UnsafeMutablePointer<[Int32]>
+/// @unchecked Sendable: each worker writes only the columns of its own blocks, and the array
+/// outlives the workers.
+private struct SharedMasks: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt8>
 }
 
 /// The running best of each query (sorted position): smallest ‖c‖² − 2z·c, lowest id on ties.
@@ -205,6 +175,12 @@ private struct Best {
     init(count: Int) {
         distance = [Float](repeating: .infinity, count: count)
         id = [Int32](repeating: .max, count: count)
+    }
+
+    /// `times` copies of `other`, one after the other.
+    init(repeating other: Best, times: Int) {
+        distance = Array([[Float]](repeating: other.distance, count: times).joined())
+        id = Array([[Int32]](repeating: other.id, count: times).joined())
     }
 
     /// Runs `body` with pointers the workers fold into (each into rows no other one touches).
@@ -238,8 +214,9 @@ private struct QueryPlan: Sendable {
     let home: [Int]
     /// leaf → its queries' first sorted position ([leaves + 1])
     let firstOfLeaf: [Int]
-    /// [count, boxStride]: the queries in sorted order, padded with 0, for the box bounds.
-    let points: [Float]
+    /// [blocks, d]: the queries in sorted order, 8 to a vector, dimension-major within a block
+    /// of 8 (NaN past the last query), for the candidate masks.
+    let lanes: [SIMD8<Float>]
     /// [count, d + 1]: (−2z, 1) in sorted order, the sgemm's A operand.
     let augmented: [Float]
     /// ‖z‖² plus the rounding margin, which added to a query's best gives the bound a box
@@ -263,14 +240,14 @@ private struct QueryPlan: Sendable {
             order[next[homeOfQuery[i]]] = Int32(i)
             next[homeOfQuery[i]] += 1
         }
-        var points = [Float](repeating: 0, count: count * index.boxStride)
+        var lanes = [SIMD8<Float>](repeating: SIMD8(repeating: .nan), count: (count + 7) / 8 * dim)
         var offset = [Float](repeating: 0, count: count)
         let codeRadius = index.maximumSquaredNorm.squareRoot()
         for s in 0..<count {
             var squared: Float = 0
             for c in 0..<dim {
                 let v = queries[Int(order[s]) * dim + c]
-                points[s * index.boxStride + c] = v
+                lanes[(s / 8) * dim + c][s % 8] = v
                 squared += v * v
             }
             // Rounding margin, in units of R² = (‖z‖ + max ‖c‖)², which bounds every term: the
@@ -281,10 +258,10 @@ private struct QueryPlan: Sendable {
             let radius = squared.squareRoot() + codeRadius
             offset[s] = squared + Float(8 * dim + 16) * 0x1p-24 * radius * radius
         }
+        self.lanes = lanes
         self.order = order
         self.home = order.map { homeOfQuery[Int($0)] }
         self.firstOfLeaf = firstOfLeaf
-        self.points = points
         self.augmented = index.augmentedQueries(queries, count: count, order: order)
         self.offset = offset
     }
@@ -293,25 +270,25 @@ private struct QueryPlan: Sendable {
 /// One worker's scratch for scoring leaves.
 private struct LeafScorer {
     let index: CodebookIndex
-    var gathered: [Float]
-    var scores: [Float]
+    var gathered: [Float] = []
+    var scores: [Float] = []
 
-    init(_ index: CodebookIndex) {
-        self.index = index
-        gathered = []
-        scores = [Float](repeating: 0, count: CodebookIndex.singleThreadedProduct / (index.dim + 1) + 8)
-    }
+    init(_ index: CodebookIndex) { self.index = index }
 
-    /// Scores the queries at sorted positions `rows` against every code of `leaf` and folds
-    /// the scores into `sink[rowOffset + row]`; one sgemm per block of rows:
+    /// Scores the queries at sorted positions `rows` against every code of `node` and folds
+    /// the scores into `sink[rowOffset + row]`; one sgemm per block of rows, codes down and
+    /// queries across, so that the argmin runs down columns 8 queries at a time:
     ///
-    ///     scores [rows, n] = A [rows, d + 1] · columns(leaf) [d + 1, n]
-    mutating func score(leaf: Int, rows: ArraySlice<Int32>, _ plan: QueryPlan, into sink: BestSink, rowOffset: Int) {
+    ///     scores [n, block] = columns(node)ᵀ [n, d + 1] · Aᵀ [d + 1, block]
+    ///
+    /// (block a multiple of 8; the padding rows of A are 0 and their columns are ignored).
+    mutating func score(node: Int, rows: ArraySlice<Int32>, _ plan: QueryPlan, into sink: BestSink, rowOffset: Int) {
         let width = index.dim + 1
-        let node = index.firstLeaf + leaf
         let (from, columns) = (index.start[node], index.end[node] - index.start[node])
-        let block = max(1, CodebookIndex.singleThreadedProduct / (columns * width))
-        if gathered.count < rows.count * width { gathered = [Float](repeating: 0, count: rows.count * width) }
+        let padded = (rows.count + 7) / 8 * 8
+        let block = min(padded, max(8, CodebookIndex.singleThreadedProduct / (columns * width) / 8 * 8))
+        if gathered.count < padded * width { gathered = [Float](repeating: 0, count: padded * width) }
+        if scores.count < block * columns { scores = [Float](repeating: 0, count: block * columns) }
         rows.withUnsafeBufferPointer { rows in
         plan.augmented.withUnsafeBufferPointer { augmented in
         gathered.withUnsafeMutableBufferPointer { a in
@@ -321,21 +298,60 @@ private struct LeafScorer {
             for k in 0..<rows.count {
                 (a.baseAddress! + k * width).update(from: augmented.baseAddress! + Int(rows[k]) * width, count: width)
             }
-            for first in stride(from: 0, to: rows.count, by: block) {
-                let m = min(block, rows.count - first)
-                BLAS.sgemm(m: m, n: columns, k: width, a: a.baseAddress! + first * width, lda: width,
-                           b: codes.baseAddress! + from, ldb: index.size, c: scores.baseAddress!, ldc: columns)
-                for k in 0..<m {
-                    let row = rowOffset + Int(rows[first + k])
-                    foldArgmin(scores.baseAddress! + k * columns, ids: original.baseAddress! + from, count: columns,
-                               best: &sink.distance[row], bestId: &sink.id[row])
-                }
+            (a.baseAddress! + rows.count * width).update(repeating: 0, count: (padded - rows.count) * width)
+            for first in stride(from: 0, to: padded, by: block) {
+                let m = min(block, padded - first)
+                BLAS.sgemm(transA: true, transB: true, m: columns, n: m, k: width, a: codes.baseAddress! + from,
+                           lda: index.size, b: a.baseAddress! + first * width, ldb: width, c: scores.baseAddress!, ldc: m)
+                foldColumnArgmin(scores.baseAddress!, codes: columns, queries: min(m, rows.count - first), ldc: m,
+                                 ids: original.baseAddress! + from, rows: rows.baseAddress! + first,
+                                 into: sink, rowOffset: rowOffset)
             }
         }
         }
         }
         }
         }
+        }
+    }
+}
+
+/// For each column k < queries of scores [codes, ldc] (ldc a multiple of 8): the smallest of
+/// its values and the lowest id (`ids`, one per score row) among the rows holding it, folded
+/// into the best of row rowOffset + rows[k] (a smaller distance, or an equal one with a lower
+/// id). NaN never wins; a column of +inf competes with its +inf of lowest id. Most columns
+/// hold nothing better than their best so far: only the others are read a second time.
+@inline(__always)
+private func foldColumnArgmin(_ scores: UnsafePointer<Float>, codes: Int, queries: Int, ldc: Int,
+                              ids: UnsafePointer<Int32>, rows: UnsafePointer<Int32>, into sink: BestSink, rowOffset: Int) {
+    typealias Lanes = SIMD8<Float>
+    for lane in stride(from: 0, to: queries, by: 8) {
+        // Two running minima (even and odd rows) for two chains of compares.
+        var (even, odd) = (Lanes(repeating: .infinity), Lanes(repeating: .infinity))
+        var row = UnsafeRawPointer(scores + lane)
+        let step = 4 * ldc
+        for _ in 0..<(codes / 2) {
+            let d0 = row.loadUnaligned(as: Lanes.self)
+            let d1 = row.loadUnaligned(fromByteOffset: step, as: Lanes.self)
+            even.replace(with: d0, where: d0 .< even)
+            odd.replace(with: d1, where: d1 .< odd)
+            row += 2 * step
+        }
+        if codes % 2 == 1 {
+            let d0 = row.loadUnaligned(as: Lanes.self)
+            even.replace(with: d0, where: d0 .< even)
+        }
+        let minimum = even.replacing(with: odd, where: odd .< even)
+        // Few columns beat their best: each that may is searched alone for its first minimum.
+        for j in 0..<min(8, queries - lane) {
+            let target = rowOffset + Int(rows[lane + j])
+            guard minimum[j] <= sink.distance[target] else { continue }
+            let column = scores + lane + j
+            var id = Int32.max
+            for t in 0..<codes where column[t * ldc] == minimum[j] && ids[t] < id { id = ids[t] }
+            if id != .max && (minimum[j] < sink.distance[target] || id < sink.id[target]) {
+                (sink.distance[target], sink.id[target]) = (minimum[j], id)
+            }
         }
     }
 }

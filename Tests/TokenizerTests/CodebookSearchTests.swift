@@ -53,19 +53,56 @@ import Testing
     }
 
     /// Every code the same point (integers: exact arithmetic): every query ties with all of
-    /// them and gets 0.
-    @Test func identicalCodesGiveTheFirst() {
+    /// them and gets 0, also with few queries, whose first pass scores a home of several
+    /// leaves (ids ascending within each leaf only).
+    @Test(arguments: [1, 3, 20, 200])
+    func identicalCodesGiveTheFirst(queryCount: Int) {
         let code: [Float] = [1, -2, 3, 0, 2, -1, 1, 4]
         let codebook = Codebook(vectors: Array((0..<1000).map { _ in code }.joined()), dim: 8, normalizesLatents: false)
         var values = SeededValues(seed: 8)
-        let queries = (0..<(200 * 8)).map { _ in (values.next() * 20).rounded() }
-        #expect(codebook.nearestCodes(queries, count: 200) == [Int32](repeating: 0, count: 200))
+        let queries = (0..<(queryCount * 8)).map { _ in (values.next() * 20).rounded() }
+        #expect(codebook.nearestCodes(queries, count: queryCount) == [Int32](repeating: 0, count: queryCount))
     }
 
     @Test func singleCodeAlwaysWins() {
         let codebook = Codebook(vectors: [1, 2], dim: 2, normalizesLatents: false)
         #expect(codebook.nearestCodes([5, 5, -3, 0], count: 2) == [0, 0])
         #expect(codebook.nearestCodes([], count: 0) == [])
+    }
+
+    /// Past `maximumLeafCount` leaves the tree stops growing and its leaves grow instead (halves
+    /// of halves: sizes within one of each other), and the search through them is still the
+    /// Double scan's, query counts off multiples of 8 included. Small integers: distances are
+    /// exact in Float and tie often, so the lowest index must win across leaves.
+    @Test(arguments: [1, 13, 64, 203])
+    func cappedLeafCountKeepsTheSearchExact(queryCount: Int) {
+        var values = SeededValues(seed: 5)
+        let (size, dim) = (1000, 4)
+        let codebook = Codebook(vectors: (0..<(size * dim)).map { _ in (values.next() * 8).rounded() }, dim: dim,
+                                normalizesLatents: false)
+        let index = CodebookIndex(vectors: codebook.vectors, squaredNorms: codebook.squaredNorms, dim: dim,
+                                  leafSize: 4, maximumLeafCount: 16)
+        #expect(index.leafCount == 16)
+        for leaf in index.firstLeaf..<index.nodeCount {
+            #expect([size / 16, size / 16 + 1].contains(index.end[leaf] - index.start[leaf]))
+        }
+        let queries = (0..<(queryCount * dim)).map { _ in (values.next() * 12).rounded() }
+        #expect(index.nearestPruned(queries, count: queryCount) == codebook.nearestCodesReference(queries, count: queryCount))
+    }
+
+    /// The workers split homes, query blocks and leaves into chunks whose count follows theirs;
+    /// the ids must not: any worker count, more than the machine's cores included, gives the
+    /// 1-worker ids, which are the Double scan's (small integers: exact distances, many ties).
+    @Test(arguments: [2, 3, 7, 16, 64])
+    func prunedSearchIsTheSameOnAnyWorkers(workers: Int) {
+        var values = SeededValues(seed: 23)
+        let (size, dim, count) = (20000, 8, 1500)
+        let codebook = Codebook(vectors: (0..<(size * dim)).map { _ in (values.next() * 6).rounded() }, dim: dim,
+                                normalizesLatents: false)
+        let queries = (0..<(count * dim)).map { _ in (values.next() * 9).rounded() }
+        let single = codebook.index.nearestPruned(queries, count: count, workers: 1)
+        #expect(single == codebook.nearestCodesReference(queries, count: count))
+        #expect(codebook.index.nearestPruned(queries, count: count, workers: workers) == single)
     }
 
     /// The tree holds every code once, in leaves no larger than `leafSize`, each inside its box.
