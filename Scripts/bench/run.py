@@ -9,8 +9,9 @@ same weights and inputs and the same number of threads:
   model at 256x256, batch 1 and 8, 1 and 2 threads, against PyTorch eager (the reference model
   of Scripts/reference/vqtok_ref.py on the same safetensors; default layout and channels_last,
   the faster kept) and ONNX Runtime (the same functions exported, all graph optimizations);
-- codebook search, 100000x8 and 16384x8 codebooks, 256 and 4096 queries, against FAISS
-  IndexFlatL2 (BLAS threshold lowered);
+- codebook search, 100000x8 and 16384x8 random normal codebooks and the shipped model's own
+  16384x8 codebook with latents of real photos, 256 and 4096 queries, against FAISS IndexFlatL2
+  (BLAS threshold lowered);
 - the convolutions' GFLOP/s against the sgemm peak measured in the same process, with
   PyTorch's conv2d on the same shapes beside them.
 
@@ -190,14 +191,26 @@ def prepare(args) -> None:
                     raise SystemExit(f"ONNX export failed: {out['error']}")
     # Random normal codebooks and queries, one seed per file (the same files on every run).
     for n, d in args.codebooks:
+        if n == "shipped":
+            continue
         path = CACHE / f"codebook_{n}x{d}.npy"
         if not path.exists():
             np.save(path, np.random.default_rng([7, n, d]).standard_normal((n, d), dtype=np.float32))
-    for q in args.queries:
-        for _, d in args.codebooks:
+        for q in args.queries:
             path = CACHE / f"queries_{q}x{d}.npy"
             if not path.exists():
                 np.save(path, np.random.default_rng([8, q, d]).standard_normal((q, d), dtype=np.float32))
+    # The shipped model's codebook and real latents, made anew each run (the model may change).
+    if "search" in args.sections and any(n == "shipped" for n, _ in args.codebooks):
+        subprocess.run([str(VENV_PY), str(HERE / "make_search_inputs.py"), "--out", str(CACHE),
+                        "--queries", ",".join(str(q) for q in args.queries)], check=True, env=env_for(2))
+
+
+def search_inputs(n, d, q: int) -> tuple[Path, Path]:
+    """The codebook and query files of one search row."""
+    if n == "shipped":
+        return CACHE / "codebook_shipped.npy", CACHE / f"queries_shipped_{q}.npy"
+    return CACHE / f"codebook_{n}x{d}.npy", CACHE / f"queries_{q}x{d}.npy"
 
 
 # --------------------------------------------------------------------------- sections
@@ -250,12 +263,15 @@ def search_section(args, results: dict, threads: list[int]) -> None:
     for t in threads:
         for n, d in args.codebooks:
             for q in args.queries:
-                key = f"search_{n}x{d}_q{q}_t{t}"
-                cb, qs = CACHE / f"codebook_{n}x{d}.npy", CACHE / f"queries_{q}x{d}.npy"
+                name = "shipped" if n == "shipped" else f"{n}x{d}"
+                key = f"search_{name}_q{q}_t{t}"
+                cb, qs = search_inputs(n, d, q)
                 reps = args.repeats or 21
                 common = ["--threads", t, "--warmup", 3, "--repeats", reps]
-                log(f"codebook search {n}x{d}, {q} queries, {t} thread(s)")
-                row: dict = {"codes": n, "dim": d, "queries": q, "threads": t, "repeats": reps}
+                log(f"codebook search {name}, {q} queries, {t} thread(s)")
+                shape = np.load(cb, mmap_mode="r").shape
+                row: dict = {"codes": shape[0], "dim": shape[1], "queries": q, "threads": t, "repeats": reps,
+                             "data": "shipped model, photo latents" if n == "shipped" else "random normal"}
                 if "vqtok" in args.contenders:
                     row["vqtok"] = run_json([VQTOK, "bench", "search", "--codebook", cb, "--queries-file", qs,
                                              "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
@@ -346,12 +362,13 @@ def table(results: dict) -> str:
                          f"{fmt(v.get('rss_after_load_mb'))} | {fmt(v.get('peak_rss_mb'))} | {fmt(tp or None)} | {fmt(op)} |")
         lines.append("")
     if results["search"]:
-        lines += ["| codebook search | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| codebook search | data | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in results["search"].values():
             ours, theirs = med(row.get("vqtok"), "search_ms"), med(row.get("faiss"), "search_ms")
-            lines.append(f"| {row['codes']}×{row['dim']} | {row['queries']} | {row['threads']} | {fmt(ours, 2)} | "
-                         f"{fmt(theirs, 2)} | {ratio(theirs, ours)} | {row.get('ids_equal_to_faiss')} |")
+            lines.append(f"| {row['codes']}×{row['dim']} | {row.get('data', 'random normal')} | {row['queries']} | "
+                         f"{row['threads']} | {fmt(ours, 2)} | {fmt(theirs, 2)} | {ratio(theirs, ours)} | "
+                         f"{row.get('ids_equal_to_faiss')} |")
         lines.append("")
     if results["conv"]:
         for row in results["conv"].values():
@@ -401,7 +418,9 @@ def main() -> None:
     ap.add_argument("--sections", default="model,search,conv",
                     help="any of model, search, conv")
     ap.add_argument("--contenders", default="vqtok,pytorch-channels_last,pytorch-nchw,ort,faiss")
-    ap.add_argument("--codebooks", default="100000x8,16384x8")
+    ap.add_argument("--codebooks", default="100000x8,16384x8,shipped",
+                    help="NxD random normal codebooks; 'shipped': the shipped model's codebook and "
+                         "latents of real photos (make_search_inputs.py)")
     ap.add_argument("--queries", default="256,4096")
     ap.add_argument("--repeats", type=int, default=0, help="timed runs (default: 5 at batch 1, 3 at batch 8, "
                                                            "21 for search)")
@@ -422,7 +441,8 @@ def main() -> None:
     args.batches = [int(x) for x in args.batches.split(",")]
     args.sections = args.sections.split(",")
     args.contenders = [c if c != "onnxruntime" else "ort" for c in args.contenders.split(",")]
-    args.codebooks = [tuple(int(v) for v in c.split("x")) for c in args.codebooks.split(",")]
+    args.codebooks = [("shipped", 0) if c == "shipped" else tuple(int(v) for v in c.split("x"))
+                      for c in args.codebooks.split(",")]
     args.queries = [int(x) for x in args.queries.split(",")]
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     args.out = args.out or REPO / "Benchmarks" / "results" / f"{stamp}.json"

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=Benchmarks/.venv
-if ! "$venv/bin/python" -c "import torch, onnx, onnxruntime, faiss, safetensors" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, onnx, onnxruntime, faiss, safetensors, PIL" 2>/dev/null; then
     echo "installing the peers into $venv" >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip

@@ -8,6 +8,11 @@ extension CodebookIndex {
     /// so OpenBLAS runs each on the calling worker: Dispatch's workers are the only pool.
     static let singleThreadedProduct = 65536 * 4
 
+    /// Query-code pairs of a full scan below which the search runs on the calling thread: waking
+    /// the workers for each of its three steps costs more than they save there (256 queries
+    /// against 16,384 codes took 0.59 ms on 2 workers, 0.32 ms on one).
+    static let parallelWork = 1 << 23
+
     /// Exact nearest codes through the tree (`CodebookIndex`), for `nearestCodes`. Leaf-major,
     /// so that each sgemm multiplies one leaf by every query that needs it:
     ///
@@ -19,11 +24,11 @@ extension CodebookIndex {
     ///    farthest query of a group reaching every box);
     /// 3. per leaf, one sgemm against the queries whose bit is set, folded into their best.
     ///
-    /// Steps 1 to 3 each spread over `workers` Dispatch workers (one below 64 queries), every
-    /// sgemm single-threaded.
+    /// Steps 1 to 3 each spread over `workers` Dispatch workers (one when the search is small,
+    /// `parallelWork`), every sgemm single-threaded.
     func nearestPruned(_ queries: [Float], count: Int, workers: Int = KernelThreads.count) -> [Int32] {
         let plan = QueryPlan(self, queries, count: count)
-        let workers = count >= 64 ? max(1, workers) : 1
+        let workers = count * size >= Self.parallelWork ? max(1, workers) : 1
         var best = Best(count: count)
         // 1. Homes: each query is in one, so the workers write disjoint rows. A home is the
         //    node of `span` leaves (a power of 2) at level depth − log2(span).
