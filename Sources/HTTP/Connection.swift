@@ -77,6 +77,9 @@ final class Connection: @unchecked Sendable {
     private var bodyRate: BodyRateMeter
     private let acceptedAt = Connection.now()
     private var lastActivity = Connection.now()
+    /// When the read being processed returned: the drivers' clock for what arrived in it
+    /// (one clock read per read(2), not one per request).
+    private(set) var lastReadAt = Connection.now()
     private var lastWriteProgress = Connection.now()
     private var readBuffer: UnsafeMutableRawBufferPointer
 
@@ -155,7 +158,8 @@ final class Connection: @unchecked Sendable {
             close(reason: state == .lingering ? nil : "peer_closed")
             return 0
         }
-        lastActivity = Connection.now()
+        lastReadAt = Connection.now()
+        lastActivity = lastReadAt
         stats.update { $0.bytesIn += n }
         if state == .lingering { return n }
         let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])

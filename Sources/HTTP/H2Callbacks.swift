@@ -41,17 +41,17 @@ enum H2Callbacks {
     static let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
         let d = driver(userData)
         let f = frame!.pointee
-        d.headerStartedAt = Connection.now()
+        let now = d.connection.lastReadAt
+        d.headerStartedAt = now
         guard f.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
               f.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
-        d.streams[f.hd.stream_id] = H2Stream(id: f.hd.stream_id)
-        d.stats.update { $0.streamsOpen += 1; $0.streamsTotal += 1 }
+        d.open(H2Stream(id: f.hd.stream_id, startedAt: now))
         return 0
     }
 
     static let onHeader: nghttp2_on_header_callback = { _, frame, name, namelen, value, valuelen, _, userData in
         let d = driver(userData)
-        guard let s = d.streams[frame!.pointee.hd.stream_id] else { return 0 }
+        guard let s = d.stream(frame!.pointee.hd.stream_id) else { return 0 }
         // The header-list budget nghttp2 advertises but does not enforce (RFC 9113 §6.5.2;
         // counted as RFC 7541 §4.1 does). This is what bounds an HPACK bomb (CVE-2016-1544).
         s.headerBytes += namelen + valuelen + 32
@@ -107,7 +107,7 @@ enum H2Callbacks {
     static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { session, _, streamID, data, len, userData in
         let d = driver(userData)
         d.requestBodyBytes += len
-        guard let s = d.streams[streamID] else { return 0 }
+        guard let s = d.stream(streamID) else { return 0 }
         s.bodyBytesReceived += len
         if s.responded || s.bodyTooLarge {
             // Answered before the request ended (e.g. 413). RFC 9113 §8.1 lets us stop the
@@ -139,7 +139,7 @@ enum H2Callbacks {
         case NGHTTP2_HEADERS.rawValue:
             d.headerStartedAt = nil
             // The stream may be gone already (libevent-server.c): look it up.
-            guard let s = d.streams[hd.stream_id] else { return 0 }
+            guard let s = d.stream(hd.stream_id) else { return 0 }
             s.headersComplete = true
             if s.headersTooLarge {
                 d.reject(s, status: 431, type: "headers_too_large", message: "request header fields too large")
@@ -148,7 +148,7 @@ enum H2Callbacks {
             }
             if endStream { d.requestComplete(s) }
         case NGHTTP2_DATA.rawValue:
-            if endStream, let s = d.streams[hd.stream_id] { d.requestComplete(s) }
+            if endStream, let s = d.stream(hd.stream_id) { d.requestComplete(s) }
         case NGHTTP2_RST_STREAM.rawValue:
             d.stats.update { $0.resetsReceived += 1 }
         default:
@@ -174,7 +174,7 @@ enum H2Callbacks {
             d.stats.update { $0.resetsSent += 1 }
         case NGHTTP2_DATA.rawValue, NGHTTP2_HEADERS.rawValue:
             if d.resetsAfterResponse > 0 && f.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
-               let s = d.streams[f.hd.stream_id] {
+               let s = d.stream(f.hd.stream_id) {
                 d.responseSent(s)
             }
         default:
@@ -186,7 +186,7 @@ enum H2Callbacks {
     /// The data provider: copies the next slice of the in-memory response body.
     static let readBody: nghttp2_data_source_read_callback = { _, streamID, buf, length, flags, _, userData in
         let d = driver(userData)
-        guard let s = d.streams[streamID] else {
+        guard let s = d.stream(streamID) else {
             return ssize_t(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
         let n = min(length, s.responseBody.count - s.responseOffset)

@@ -11,7 +11,10 @@ final class H2Driver: ConnectionDriver {
     let config: HTTPServerConfiguration
     let stats: StatsBuffer
     private(set) var session: OpaquePointer!
-    var streams: [Int32: H2Stream] = [:]
+    private var streams: [Int32: H2Stream] = [:]
+    /// The stream looked up last: the callbacks of one frame (a header each) ask for the same
+    /// stream in a row, and a hit skips hashing the id.
+    private var lastStream: H2Stream?
     /// Complete requests not yet offered to the handler, or waiting for a handler slot; oldest first.
     private var waiting: [Int32] = []
     private var running = 0
@@ -37,6 +40,21 @@ final class H2Driver: ConnectionDriver {
     }
 
     deinit { nghttp2_session_del(session) }
+
+    /// Called from the callbacks when a request's HEADERS frame begins.
+    func open(_ s: H2Stream) {
+        streams[s.id] = s
+        lastStream = s
+        stats.update { $0.streamsOpen += 1; $0.streamsTotal += 1 }
+    }
+
+    /// The open stream `id`, if any.
+    func stream(_ id: Int32) -> H2Stream? {
+        if let s = lastStream, s.id == id { return s }
+        let s = streams[id]
+        if s != nil { lastStream = s }
+        return s
+    }
 
     /// RFC 9113 §3.4: the server's preface is a SETTINGS frame; nghttp2 leaves sending it to us.
     private func submitSettings() {
@@ -151,6 +169,7 @@ final class H2Driver: ConnectionDriver {
         for s in streams.values { cancel(s) }
         stats.update { $0.streamsOpen -= streams.count }
         streams.removeAll()
+        lastStream = nil
         waiting.removeAll()
     }
 
@@ -171,7 +190,7 @@ final class H2Driver: ConnectionDriver {
         var kept = 0
         for i in waiting.indices {
             let id = waiting[i]
-            guard let s = streams[id], !s.responded else { continue }
+            guard let s = stream(id), !s.responded else { continue }
             let request: HTTPRequest
             if let built = s.request {
                 request = built
@@ -212,7 +231,7 @@ final class H2Driver: ConnectionDriver {
 
     func handlerFinished(token: Int64, response: HTTPResponse) {
         running -= 1
-        if let s = streams[Int32(token)], !s.responded {
+        if let s = stream(Int32(token)), !s.responded {
             s.task = nil
             submit(response, on: s)
         }
@@ -271,6 +290,7 @@ final class H2Driver: ConnectionDriver {
     /// Stream closed (by either side, after a response or a reset).
     func streamClosed(_ id: Int32, errorCode: UInt32) {
         guard let s = streams.removeValue(forKey: id) else { return }
+        if lastStream === s { lastStream = nil }
         if s.resetAfterResponse { resetsAfterResponse -= 1 }
         stats.update { $0.streamsOpen -= 1 }
         cancel(s)

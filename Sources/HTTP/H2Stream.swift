@@ -4,7 +4,8 @@
 /// only on the connection's queue.
 final class H2Stream {
     let id: Int32
-    let startedAt = Connection.now()
+    /// When its HEADERS frame was read (uptime ns).
+    let startedAt: UInt64
     var method = ""
     var path = ""
     var authority = ""
@@ -38,7 +39,7 @@ final class H2Stream {
     var responseBody: [UInt8] = []
     var responseOffset = 0
 
-    init(id: Int32) { self.id = id }
+    init(id: Int32, startedAt: UInt64) { self.id = id; self.startedAt = startedAt }
 
     /// Its body is arriving, unanswered (what the minimum body rate watches).
     var isReceivingBody: Bool { headersComplete && !requestComplete && !responded }

@@ -74,16 +74,34 @@ final class StatsBuffer {
     func goawaySent(code: UInt32) {
         update { $0.goawaysSent[H2ErrorCode.name(code), default: 0] += 1 }
     }
+    /// Responses of one status in a row are counted here and moved into `delta` when the status
+    /// changes or at commit: a dictionary update per response showed in profiles.
+    private var runStatus = 0
+    private var runLength = 0
+
     func request(status: Int) {
-        update {
-            $0.requestsTotal += 1
-            $0.requestsByStatus[status, default: 0] += 1
+        if status != runStatus {
+            endRun()
+            runStatus = status
         }
+        runLength += 1
+        dirty = true
+    }
+    private func endRun() {
+        guard runLength > 0 else { return }
+        delta.requestsTotal += runLength
+        delta.requestsByStatus[runStatus, default: 0] += runLength
+        runLength = 0
     }
     func commit() {
         guard dirty else { return }
+        endRun()
         target.merge(delta)
+        // The next delta reuses this one's status table (its storage, emptied).
+        var byStatus = delta.requestsByStatus
         delta = HTTPServerStats()
+        byStatus.removeAll(keepingCapacity: true)
+        delta.requestsByStatus = byStatus
         dirty = false
     }
 }
