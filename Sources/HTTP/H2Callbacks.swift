@@ -224,6 +224,22 @@ struct H2HeaderBlock {
         spans.append((n, v - n, v, bytes.count - v))
     }
 
+    /// A field whose value is a non-negative integer, its decimal digits written straight into
+    /// the block (no String per response for the status and the content length).
+    mutating func add(_ name: String, decimal value: Int) {
+        precondition(value >= 0, "header value \(value) is negative")
+        let n = bytes.count
+        bytes.append(contentsOf: name.utf8)
+        let v = bytes.count
+        var rest = value
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[v...].reverse()
+        spans.append((n, v - n, v, bytes.count - v))
+    }
+
     mutating func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         if bytes.isEmpty { bytes.append(0) }
         nva.removeAll(keepingCapacity: true)

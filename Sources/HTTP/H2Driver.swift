@@ -246,12 +246,12 @@ final class H2Driver: ConnectionDriver {
         let hasBody = HTTPStatus.allowsBody(response.status) && s.method != "HEAD"
         s.responseBody = hasBody ? response.body : []
         headerBlock.reset()
-        headerBlock.add(":status", String(response.status))
+        headerBlock.add(":status", decimal: response.status)
         for f in response.headers.fields where !H2Driver.isConnectionSpecific(f.name) && f.name != "content-length" {
             headerBlock.add(f.name, f.value)
         }
         if HTTPStatus.allowsBody(response.status) {
-            headerBlock.add("content-length", String(response.body.count))
+            headerBlock.add("content-length", decimal: response.body.count)
         }
         stats.request(status: response.status)
         let session = self.session

@@ -78,8 +78,10 @@ public struct HTTPRequest: Sendable {
 
     /// Splits a request target ("/a/b?x=1") into path and raw query (RFC 9110 §4.2.1).
     static func splitTarget(_ target: String) -> (path: String, query: String) {
-        guard let q = target.firstIndex(of: "?") else { return (target, "") }
-        return (String(target[..<q]), String(target[target.index(after: q)...]))
+        // A byte search: `firstIndex(of: Character)` compares grapheme clusters (it showed in
+        // profiles), and "?" is ASCII, so a UTF-8 index is also a valid String index here.
+        guard let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, "") }
+        return (String(target[..<q]), String(target[target.utf8.index(after: q)...]))
     }
 }
 
