@@ -60,14 +60,16 @@ let package = Package(
         // A bare HTTP server with a fixed response, for Scripts/bench-http.sh.
         .executableTarget(name: "vqtok-http-bench", dependencies: ["HTTP"]),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        // What the test targets share: tolerance checks and seeded values.
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Checkpoint", "Imaging"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Checkpoint", "Imaging", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "CommandLineTests", dependencies: ["vqtok", "Checkpoint"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Tokenizer", "Imaging", "Checkpoint", "HTTP", "Tensor",
+            "Server", "Tokenizer", "Imaging", "Checkpoint", "HTTP", "Tensor", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import Imaging
 
@@ -9,7 +10,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testRandomBytesThrowUnsupportedFormat() {
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for length in [1, 2, 7, 100, 10_000] {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             XCTAssertThrowsImageError(try ImageCodec.decode(bytes), "unsupported") { $0.isUnsupported }
@@ -26,7 +27,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testGarbageAfterMagicThrowsCorrupt() {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let garbage = (0..<4096).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         XCTAssertThrowsImageError(try ImageCodec.decode(HeaderParser.pngSignature + garbage), "corrupt") {
             $0.isCorrupt
@@ -146,18 +147,5 @@ final class HostileInputTests: XCTestCase {
             for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
         }
         return ~crc
-    }
-}
-
-/// A tiny deterministic generator for test bytes.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import Imaging
 
@@ -8,7 +9,7 @@ final class MutationTests: XCTestCase {
                          "chelsea_cmyk_q90.jpg", "chelsea_progressive_q85.jpg"]
 
     func testDamagedFilesNeverCrash() throws {
-        var generator = SplitMix(seed: 2026)
+        var generator = SplitMix64(seed: 2026)
         var decoded = 0, refused = 0
         for name in files {
             let original = try Fixture.bytes(name)

@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensor
+import TestSupport
 
 struct ConvCase: Sendable, CustomTestStringConvertible {
     var batch, channels, height, width, outChannels, kernel, stride: Int

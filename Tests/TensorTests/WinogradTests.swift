@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensor
+import TestSupport
 
 struct WinogradCase: Sendable, CustomTestStringConvertible {
     var batch, channels, height, width, outChannels: Int

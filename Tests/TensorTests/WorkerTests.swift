@@ -2,6 +2,7 @@ import Dispatch
 import Synchronization
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// The kernels split their work over `workers` (each running single-threaded sgemms); the
 /// result must not depend on how many there are. Each case is run at 1, 2 and 3 workers and

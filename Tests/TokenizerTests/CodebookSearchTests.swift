@@ -1,5 +1,6 @@
 import Testing
 @testable import Tokenizer
+import TestSupport
 
 @Suite struct CodebookSearchTests {
     /// Random codebooks, through the tree (d ≤ 16, more codes than a leaf) or the full scan,

@@ -3,6 +3,7 @@ import Foundation
 import Tensor
 import Testing
 @testable import Tokenizer
+import TestSupport
 
 /// Parity with the PyTorch reference (Scripts/reference, Scripts/fixtures/make_fixtures.py) on
 /// the committed tiny models and four photos (Tests/Fixtures/models/<name>/expected.safetensors).

@@ -4,6 +4,7 @@ import Foundation
 import Tensor
 import Testing
 @testable import Tokenizer
+import TestSupport
 
 @Suite struct TokenizerModelTests {
     static let kinds: [QuantizerConfig.Kind] = [.l2, .projectedL2, .cosine]

@@ -4,6 +4,7 @@ import Foundation
 import Tensor
 import Testing
 @testable import Tokenizer
+import TestSupport
 
 /// Batches run in chunks of images on pooled workspaces; neither may change a result.
 @Suite struct WorkspaceTests {

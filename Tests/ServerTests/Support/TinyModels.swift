@@ -1,6 +1,7 @@
 import Checkpoint
 import Imaging
 import Tensor
+import TestSupport
 @testable import Server
 @testable import Tokenizer
 
@@ -19,15 +20,7 @@ enum TinyModels {
     }
 
     static func tokenizer(_ config: ModelConfig, seed: UInt64 = 7) throws -> VQTokenizer {
-        var state = seed
-        func next() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Float(z >> 40) / Float(1 << 23) - 1
-        }
+        var values = SeededValues(seed: seed)
         let weights = Weights(tensors: TensorSet()) { name, shape in
             let fanIn = shape.count == 4 ? shape[1] * shape[2] * shape[3] : 1
             let scale: Float = shape.count == 4 ? (3 / Float(fanIn)).squareRoot() : 1
@@ -35,7 +28,7 @@ enum TinyModels {
             let isBias = name.hasSuffix(".bias")
             let count = shape.reduce(1, *)
             return Tensor(shape: shape, storage: (0..<count).map { _ in
-                let u = next()
+                let u = values.next()
                 return isNormScale ? 1 + 0.2 * u : isBias ? 0.1 * u : scale * u
             })
         }
