@@ -45,6 +45,11 @@ private final class DepthWatch: Sendable {
     func wait(for depth: Int) async {
         for await d in depths where d == depth { return }
     }
+
+    /// Consumes the reports of a first request that a worker has already taken: 1 when it was
+    /// queued, 0 when it was taken. Without this a later `wait(for: 1)` returns on the stale 1,
+    /// before the request it waits for is queued.
+    func firstRequestTaken() async { await wait(for: 0) }
 }
 
 private func scheduler(_ model: FakeModel, _ policy: BatchPolicy, watch: DepthWatch = DepthWatch())
@@ -63,6 +68,7 @@ private func scheduler(_ model: FakeModel, _ policy: BatchPolicy, watch: DepthWa
         async let first = batcher.submit([(key: 0, payload: 100)])
         var started = model.started.makeAsyncIterator()
         #expect(await started.next() == [100])
+        await watch.firstRequestTaken()
         let results = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
             for n in 1...5 {
                 group.addTask { (n, try await batcher.submit([(key: 0, payload: n)]).outputs) }
@@ -119,6 +125,7 @@ private func scheduler(_ model: FakeModel, _ policy: BatchPolicy, watch: DepthWa
         async let running = batcher.submit([(key: 0, payload: 1)])
         var started = model.started.makeAsyncIterator()
         _ = await started.next()
+        await watch.firstRequestTaken()
         let doomed = Task { try await batcher.submit([(key: 0, payload: 2)]) }
         await watch.wait(for: 1)
         doomed.cancel()
@@ -170,6 +177,7 @@ private func scheduler(_ model: FakeModel, _ policy: BatchPolicy, watch: DepthWa
         let running = Task { try await batcher.submit([(key: 0, payload: 1)]) }
         var started = model.started.makeAsyncIterator()
         _ = await started.next()
+        await watch.firstRequestTaken()
         let queued = Task { try await batcher.submit([(key: 0, payload: 2)]) }
         await watch.wait(for: 1)
         let stopper = Task.detached { batcher.shutdown() }
