@@ -444,8 +444,16 @@ def main() -> None:
     args.codebooks = [("shipped", 0) if c == "shipped" else tuple(int(v) for v in c.split("x"))
                       for c in args.codebooks.split(",")]
     args.queries = [int(x) for x in args.queries.split(",")]
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
-    args.out = args.out or REPO / "Benchmarks" / "results" / f"{stamp}.json"
+    if not args.out:
+        # One file per run: a second run started in the same minute gets a suffix, not the
+        # first one's name.
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+        results_dir = REPO / "Benchmarks" / "results"
+        args.out = results_dir / f"{stamp}.json"
+        n = 2
+        while args.out.exists():
+            args.out = results_dir / f"{stamp}-{n}.json"
+            n += 1
     CACHE.mkdir(parents=True, exist_ok=True)
 
     results = {"machine": machine(), "command": " ".join(sys.argv), "model": {}, "search": {}, "conv": {},
