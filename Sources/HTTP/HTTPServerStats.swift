@@ -97,11 +97,7 @@ final class StatsBuffer {
         guard dirty else { return }
         endRun()
         target.merge(delta)
-        // The next delta reuses this one's status table (its storage, emptied).
-        var byStatus = delta.requestsByStatus
         delta = HTTPServerStats()
-        byStatus.removeAll(keepingCapacity: true)
-        delta.requestsByStatus = byStatus
         dirty = false
     }
 }
