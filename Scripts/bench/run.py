@@ -392,7 +392,8 @@ def table(results: dict) -> str:
                 tm = tl["ms"]["median"] if tl else None
                 w = l.get("winograd")
                 used_ms = w["ms"]["median"] if w else l["ms"]["median"]
-                wcols = (f"{w['ms']['median']:.2f} | {w['gflops']:.1f} | {100 * w['of_peak']:.0f}%" if w
+                wcols = (f"{w['ms']['median']:.2f} ({w.get('tile', 'f2x2')}) | {w['gflops']:.1f} | "
+                         f"{100 * w['of_peak']:.0f}%" if w
                          else "— | — | —")
                 lines.append(f"| {l['layer']} | {l['count']} | {l['ms']['median']:.2f} | {l['gflops']:.1f} | "
                              f"{100 * l['of_peak']:.0f}% | {wcols} | {fmt(tm, 2)} | {ratio(tm, used_ms)} |")

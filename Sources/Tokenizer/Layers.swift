@@ -2,8 +2,8 @@ import Tensor
 
 /// nn.Conv2d: `<name>.weight` [out, in, k, k] and `<name>.bias` [out].
 ///
-/// 3×3 stride-1 pad-1 convolutions with at least 8 input channels run by Winograd F(2×2, 3×3),
-/// their weights transformed once here (the original weights are not kept); the rest (conv_in
+/// 3×3 stride-1 pad-1 convolutions with at least 8 input channels run by Winograd (F(4×4, 3×3) or
+/// F(2×2, 3×3) by `WinogradTile.preferred`), their weights transformed once here (the original weights are not kept); the rest (conv_in
 /// on 3 image channels, the stride-2 downsample, 1×1) by im2col + sgemm.
 struct Conv2dLayer: Sendable {
     enum Kernel: Sendable {
@@ -23,7 +23,8 @@ struct Conv2dLayer: Sendable {
         self.stride = stride
         self.padding = padding ?? .symmetric(kernel / 2)
         let winograd = kernel == 3 && stride == 1 && self.padding == .symmetric(1) && inChannels >= 8
-        self.kernel = winograd ? .winograd(Conv3x3Winograd(weight: weight)) : .im2col(weight)
+        let tile = WinogradTile.preferred(inChannels: inChannels, outChannels: outChannels)
+        self.kernel = winograd ? .winograd(Conv3x3Winograd(weight: weight, tile: tile)) : .im2col(weight)
     }
 
     /// out [B, out, Ho, Wo] = conv(x [B, in, H, W]); `columns` is the scratch of either algorithm.

@@ -257,15 +257,22 @@ extension BenchCommand {
                 var row: [String: Any] = ["layer": layer.name, "count": layer.count, "gflop": flops / 1e9,
                                           "ms": BenchSupport.summary(runs), "gflops": gflops, "of_peak": gflops / peak]
                 // What the model runs for 3×3 stride-1 layers: Winograd, timed beside im2col
-                // (GFLOP/s counted as for the direct convolution, so it can pass the sgemm peak).
+                // (GFLOP/s counted as for the direct convolution, so it can pass the sgemm peak),
+                // with either tile; "winograd" is the one the model picks for this layer.
                 if layer.kernel == 3 && layer.stride == 1 && layer.padding == .symmetric(1) {
-                    let transformed = Conv3x3Winograd(weight: weight)
-                    let winograd = BenchSupport.time(warmup: options.warmup, repeats: options.repeats) {
-                        conv3x3Winograd(&out, input, weight: transformed, bias: bias, scratch: &columns)
+                    var tiles: [String: Any] = [:]
+                    for tile in WinogradTile.allCases {
+                        let transformed = Conv3x3Winograd(weight: weight, tile: tile)
+                        let winograd = BenchSupport.time(warmup: options.warmup, repeats: options.repeats) {
+                            conv3x3Winograd(&out, input, weight: transformed, bias: bias, scratch: &columns)
+                        }
+                        let winogradGflops = flops / (BenchSupport.median(winograd) * 1e6)
+                        tiles["\(tile)"] = ["ms": BenchSupport.summary(winograd), "gflops": winogradGflops,
+                                             "of_peak": winogradGflops / peak, "tile": "\(tile)"]
                     }
-                    let winogradGflops = flops / (BenchSupport.median(winograd) * 1e6)
-                    row["winograd"] = ["ms": BenchSupport.summary(winograd), "gflops": winogradGflops,
-                                       "of_peak": winogradGflops / peak]
+                    let chosen = WinogradTile.preferred(inChannels: layer.inChannels, outChannels: layer.outChannels)
+                    row["winograd"] = tiles["\(chosen)"]
+                    row["winograd_tiles"] = tiles
                 }
                 rows.append(row)
             }
