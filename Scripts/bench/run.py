@@ -223,6 +223,14 @@ def agreement(a: Path, b: Path) -> float | None:
     return float((x == y).mean()) if x.shape == y.shape else None
 
 
+def max_abs_diff(a: Path, b: Path) -> float | None:
+    try:
+        x, y = np.load(a), np.load(b)
+    except (OSError, ValueError):
+        return None
+    return float(np.abs(x - y).max()) if x.shape == y.shape else None
+
+
 def model_row(args, results: dict, t: int, b: int) -> None:
     work = CACHE / "work"
     work.mkdir(exist_ok=True)
@@ -232,27 +240,35 @@ def model_row(args, results: dict, t: int, b: int) -> None:
     images = CACHE / f"images_b{b}.npy"
     common = ["--threads", t, "--warmup", 1, "--repeats", reps]
     log(f"encode/decode batch {b}, {t} thread(s)")
+    for stale in work.glob(f"*_{key}.npy"):  # an earlier run's contender must not be compared
+        stale.unlink()
+
+    def outputs(name: str) -> list:
+        return ["--ids-out", work / f"ids_{name}_{key}.npy", "--image-out", work / f"image_{name}_{key}.npy"]
+
     if "vqtok" in args.contenders:
         row["vqtok"] = run_json([VQTOK, "bench", "model", "--model", MODEL, "--input", images,
-                                 "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
+                                 *outputs("vqtok"), *common], t)
     if args.patched and b <= args.patched_max_batch:
         row["vqtok-patched"] = run_json([args.patched, "bench", "model", "--model", MODEL, "--input", images,
-                                         "--ids-out", work / f"ids_vqtok-patched_{key}.npy", *common], t)
+                                         *outputs("vqtok-patched"), *common], t)
     for layout in ("channels_last", "nchw"):
         name = f"pytorch-{layout}"
         if name in args.contenders and (layout == "channels_last" or b <= args.nchw_max_batch):
             row[name] = run_json(peer("torch", "--model", MODEL, "--input", images, "--layout", layout,
-                                      "--ids-out", work / f"ids_{name}_{key}.npy", *common), t)
+                                      *outputs(name), *common), t)
     if "ort" in args.contenders:
         row["onnxruntime"] = run_json(peer("ort", "--onnx-dir", CACHE / "onnx", "--input", images,
-                                           "--ids-out", work / f"ids_ort_{key}.npy", *common), t)
-    ref = work / f"ids_pytorch-channels_last_{key}.npy"
-    if not ref.exists():
-        ref = work / f"ids_pytorch-nchw_{key}.npy"
+                                           *outputs("ort"), *common), t)
+    reference = "pytorch-channels_last" if (work / f"ids_pytorch-channels_last_{key}.npy").exists() else "pytorch-nchw"
+    names = {"vqtok": "vqtok", "onnxruntime": "ort", "vqtok-patched": "vqtok-patched"}
+    # Each decodes its own ids: where they equal PyTorch's, the images are comparable.
     row["ids_equal_to_pytorch"] = {
-        "vqtok": agreement(work / f"ids_vqtok_{key}.npy", ref),
-        "onnxruntime": agreement(work / f"ids_ort_{key}.npy", ref),
-        "vqtok-patched": agreement(work / f"ids_vqtok-patched_{key}.npy", ref)}
+        label: agreement(work / f"ids_{name}_{key}.npy", work / f"ids_{reference}_{key}.npy")
+        for label, name in names.items()}
+    row["image_max_abs_diff_to_pytorch"] = {
+        label: max_abs_diff(work / f"image_{name}_{key}.npy", work / f"image_{reference}_{key}.npy")
+        for label, name in names.items()}
     results["model"][key] = row
     save(args, results)
 
@@ -351,7 +367,12 @@ def table(results: dict) -> str:
         agree = [f"{k}: " + ", ".join(f"{name} {share}" for name, share in v["ids_equal_to_pytorch"].items()
                                      if share is not None)
                  for k, v in results["model"].items()]
-        lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree), ""]
+        lines += ["", "Share of ids equal to PyTorch's: " + "; ".join(agree)]
+        diffs = [f"{k}: " + ", ".join(f"{name} {d:.1e}" for name, d in v.get("image_max_abs_diff_to_pytorch", {}).items()
+                                     if d is not None)
+                 for k, v in results["model"].items()]
+        lines += ["", "Decoded images' max |Δ| from PyTorch's (in [-1, 1]; the contract allows 1e-3): "
+                  + "; ".join(diffs), ""]
         lines += ["| memory and start-up | batch | threads | vqtok load ms | vqtok RSS after load MB | "
                   "vqtok peak RSS MB | PyTorch peak RSS MB | ORT peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
         for row in results["model"].values():
