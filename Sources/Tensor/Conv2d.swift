@@ -41,10 +41,9 @@ public func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: T
            workers: Parallel.workers)
 }
 
-/// `conv2d` on `workers` workers. The bands of every image are the tasks: with enough of them
-/// each worker unfolds and multiplies whole bands on its own slice of `columns`; with few (and
-/// for 1×1) each band's sgemm is split by output channels. Every output is computed by the
-/// same operations whatever `workers` is.
+/// `conv2d` on `workers` workers. The bands of every image are the tasks: when an image has
+/// enough of them each worker unfolds and multiplies whole bands on its own slice of `columns`;
+/// with few (and for 1×1) each band's sgemm is split by output channels (`bandsPerWorker`).
 func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: Tensor?,
             stride: Int, padding: Padding2D, columns: inout [Float], workers: Int) {
     precondition(input.shape.count == 4 && weight.shape.count == 4, "conv2d wants NCHW input and OIHW weight")
@@ -64,7 +63,7 @@ func conv2d(_ out: inout Tensor, _ input: Tensor, weight: Tensor, bias: Tensor?,
     let bandRows = pointwise ? outHeight : max(1, min(outHeight, (1 << 20) / max(1, k * outWidth)))
     let bandsPerImage = (outHeight + bandRows - 1) / bandRows
     let tasks = batch * bandsPerImage
-    let bandPerWorker = workers > 1 && (tasks >= 4 * workers || tasks % workers == 0)
+    let bandPerWorker = bandsPerWorker(bandsPerImage, workers: workers)
     let slotFloats = pointwise ? 0 : k * bandRows * outWidth
     let slots = bandPerWorker ? min(workers, tasks) : 1
     if columns.count < slots * slotFloats {

@@ -96,3 +96,15 @@ public enum Parallel {
         return stride(from: 0, to: total, by: max(1, per * align)).map { $0..<min(total, $0 + per * align) }
     }
 }
+
+/// Whether a band-by-band kernel (convolution, Winograd) gives each worker whole bands, or splits
+/// every band's sgemm by output channels: whole bands when an image has enough of them to keep
+/// `workers` evenly busy.
+///
+/// Decided per image, never per batch: the split sgemms are smaller, and OpenBLAS may round them
+/// differently (its small-matrix kernels), so an image's result would otherwise depend on what
+/// else is in its batch, and the server batches concurrent requests. This way an image comes out
+/// bit for bit the same alone or in any batch, and, on whole bands, on any number of workers.
+func bandsPerWorker(_ bandsPerImage: Int, workers: Int) -> Bool {
+    workers > 1 && (bandsPerImage >= 4 * workers || bandsPerImage % workers == 0)
+}

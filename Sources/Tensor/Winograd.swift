@@ -104,11 +104,11 @@ public func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x
 /// `conv3x3Winograd` with V and M of one band near `bandFloats` floats (tests use small bands)
 /// on `workers` workers.
 ///
-/// The bands of every image are the tasks. When there are enough of them, each worker takes
+/// The bands of every image are the tasks. When an image has enough of them, each worker takes
 /// whole bands, one after another, on its own V and M (its single-threaded sgemms pack only
 /// what they use); otherwise (a small image: one or two bands) each band is split: the input
-/// transform over channels, then the sgemms and the output transform over output channels.
-/// Either way every output is computed by the same operations, whatever `workers` is.
+/// transform over channels, then the sgemms and the output transform over output channels
+/// (`bandsPerWorker`).
 func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winograd, bias: Tensor?,
                      scratch: inout [Float], bandFloats: Int, workers: Int = Parallel.workers) {
     precondition(input.shape.count == 4, "conv3x3Winograd wants NCHW input")
@@ -123,7 +123,7 @@ func conv3x3Winograd(_ out: inout Tensor, _ input: Tensor, weight: Conv3x3Winogr
                                height: height, width: width, bandFloats: bandFloats)
     let bandsPerImage = (tiles.rows + tiles.bandRows - 1) / tiles.bandRows
     let tasks = batch * bandsPerImage
-    let bandPerWorker = workers > 1 && (tasks >= 4 * workers || tasks % workers == 0)
+    let bandPerWorker = bandsPerWorker(bandsPerImage, workers: workers)
     let slots = bandPerWorker ? min(workers, tasks) : 1
     let slotFloats = weight.tile.points * (channels + outChannels) * tiles.perBand
     if scratch.count < slots * slotFloats {

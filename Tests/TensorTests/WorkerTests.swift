@@ -58,7 +58,8 @@ import TestSupport
     @Test(arguments: WinogradTile.allCases)
     func winogradBandsPerWorkerAreExact(tile: WinogradTile) {
         var values = SeededValues(seed: 77)
-        let input = values.tensor([2, 16, 40, 24])
+        // 12 bands per image for either tile: whole bands on 2 and on 3 workers.
+        let input = values.tensor([2, 16, 48, 24])
         let weight = Conv3x3Winograd(weight: values.tensor([24, 16, 3, 3]), tile: tile)
         Self.expectSameOnAnyWorkers("bands per worker \(tile)", exactly: true) { workers in
             var out = Tensor(zeros: [0])
@@ -93,6 +94,46 @@ import TestSupport
         }
         let want = conv2dReference(input, weight: weight, bias: bias, stride: c.stride, padding: c.padding)
         assertClose(c.testDescription, single, want, tolerance: 1e-4)
+    }
+
+    /// The server batches concurrent requests, so an image's output must not depend on what else
+    /// is in its batch: each image of a batch of 3 equals that image run alone, bit for bit, on
+    /// 2 and 3 workers, for one band per image (split sgemms) and for many (whole bands).
+    @Test(arguments: [(16, 16), (56, 20)])
+    func anImageComesOutTheSameAloneOrInABatch(height: Int, width: Int) {
+        var values = SeededValues(seed: UInt64(height))
+        let batch = values.tensor([3, 24, height, width])
+        let weight = values.tensor([40, 24, 3, 3])
+        let pointwise = values.tensor([40, 24, 1, 1])
+        let bias = values.tensor([40])
+        let tiles = WinogradTile.allCases.map { Conv3x3Winograd(weight: weight, tile: $0) }
+        func run(_ input: Tensor, workers: Int) -> [Tensor] {
+            var columns: [Float] = []
+            var outs = [Tensor](repeating: Tensor(zeros: [0]), count: 2 + tiles.count)
+            conv2d(&outs[0], input, weight: weight, bias: bias, stride: 1, padding: .symmetric(1),
+                   columns: &columns, workers: workers)
+            conv2d(&outs[1], input, weight: pointwise, bias: bias, stride: 1, padding: .zero,
+                   columns: &columns, workers: workers)
+            for (i, tile) in tiles.enumerated() {
+                conv3x3Winograd(&outs[2 + i], input, weight: tile, bias: bias, scratch: &columns,
+                                bandFloats: 1 << 14, workers: workers)
+            }
+            return outs
+        }
+        let plane = 24 * height * width
+        for workers in Self.workerCounts {
+            let together = run(batch, workers: workers)
+            for b in 0..<3 {
+                let image = Tensor(shape: [1, 24, height, width],
+                                   storage: Array(batch.storage[(b * plane)..<((b + 1) * plane)]))
+                for (kernel, alone) in run(image, workers: workers).enumerated() {
+                    let part = alone.count
+                    assertClose("kernel \(kernel), image \(b), \(workers) workers",
+                                Array(together[kernel].storage[(b * part)..<((b + 1) * part)]), alone.storage,
+                                tolerance: 0)
+                }
+            }
+        }
     }
 
     /// 300 positions: one query block per worker; batch 2.
