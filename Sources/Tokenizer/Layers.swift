@@ -3,8 +3,9 @@ import Tensor
 /// nn.Conv2d: `<name>.weight` [out, in, k, k] and `<name>.bias` [out].
 ///
 /// 3×3 stride-1 pad-1 convolutions with at least 8 input channels run by Winograd (F(4×4, 3×3) or
-/// F(2×2, 3×3) by `WinogradTile.preferred`), their weights transformed once here (the original weights are not kept); the rest (conv_in
-/// on 3 image channels, the stride-2 downsample, 1×1) by im2col + sgemm.
+/// F(2×2, 3×3), as `WinogradTile.preferred` picks), their weights transformed once here (the
+/// original weights are not kept); the rest (conv_in on 3 image channels, the stride-2
+/// downsample, 1×1) by im2col + sgemm.
 struct Conv2dLayer: Sendable {
     enum Kernel: Sendable {
         case im2col(Tensor)
