@@ -109,12 +109,12 @@ func winogradInputTransformF4(into v: UnsafeMutablePointer<Float>, image: Unsafe
                                              load8(column + 24 * padded + tx), load8(column + 30 * padded + tx))
                         let lanes = min(8, tw - tx)
                         // Row i of the transformed tile goes to ξ = 6·i + j.
-                        store(rows.0, lanes, out + tx)
-                        store(rows.1, lanes, out + 6 * stride + tx)
-                        store(rows.2, lanes, out + 12 * stride + tx)
-                        store(rows.3, lanes, out + 18 * stride + tx)
-                        store(rows.4, lanes, out + 24 * stride + tx)
-                        store(rows.5, lanes, out + 30 * stride + tx)
+                        storePrefix(rows.0, lanes, out + tx)
+                        storePrefix(rows.1, lanes, out + 6 * stride + tx)
+                        storePrefix(rows.2, lanes, out + 12 * stride + tx)
+                        storePrefix(rows.3, lanes, out + 18 * stride + tx)
+                        storePrefix(rows.4, lanes, out + 24 * stride + tx)
+                        storePrefix(rows.5, lanes, out + 30 * stride + tx)
                     }
                 }
             }
@@ -150,7 +150,7 @@ private func splitPhases(_ x: UnsafePointer<Float>, width: Int, into phases: Uns
 
 /// The first `lanes` lanes of `v` to p.
 @inline(__always)
-private func store(_ v: SIMD8<Float>, _ lanes: Int, _ p: UnsafeMutablePointer<Float>) {
+private func storePrefix(_ v: SIMD8<Float>, _ lanes: Int, _ p: UnsafeMutablePointer<Float>) {
     if lanes == 8 {
         store8(v, p)
     } else {
