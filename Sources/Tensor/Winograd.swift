@@ -27,6 +27,16 @@ public enum WinogradTile: Int, Sendable, CaseIterable {
     }
 }
 
+extension WinogradTile {
+    /// G g Gᵀ of one 3×3 kernel g (row-major), handed out as (ξ, value) for ξ in 0..<α².
+    func transformKernel(_ g: UnsafePointer<Float>, _ store: (Int, Float) -> Void) {
+        switch self {
+        case .f2x2: winogradKernelF2(g, store)
+        case .f4x4: winogradKernelF4(g, store)
+        }
+    }
+}
+
 /// The weights of a 3×3 convolution transformed for Winograd, once, at load:
 ///
 ///     weight      [O, C, 3, 3]       (PyTorch layout)
@@ -61,13 +71,8 @@ public struct Conv3x3Winograd: Sendable {
                             let first = index * block
                             let count = min(block, kernels - first)
                             for k in 0..<count {
-                                let g = src.base + (first + k) * 9
-                                switch tile {
-                                case .f2x2:
-                                    let values = winogradKernelF2(g)
-                                    for xi in 0..<16 { buffer[xi * block + k] = values[xi] }
-                                case .f4x4:
-                                    winogradKernelF4(g) { xi, value in buffer[xi * block + k] = value }
+                                tile.transformKernel(src.base + (first + k) * 9) { xi, value in
+                                    buffer[xi * block + k] = value
                                 }
                             }
                             for xi in 0..<points {

@@ -1,7 +1,8 @@
 // Winograd F(2×2, 3×3): the transforms of the α = 4 tile (Winograd.swift runs them).
 
-/// G g Gᵀ for one 3×3 kernel g (row-major), ξ = 4·i + j; in Double so the only rounding is the last.
-func winogradKernelF2(_ g: UnsafePointer<Float>) -> SIMD16<Float> {
+/// G g Gᵀ for one 3×3 kernel g (row-major), handed out as (ξ = 4·i + j, value); in Double so the
+/// only rounding is the last.
+func winogradKernelF2(_ g: UnsafePointer<Float>, _ store: (Int, Float) -> Void) {
     // G g: 4×3, rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 of the kernel's rows.
     // t(column) = that column of G g; no array, so nothing is allocated per kernel.
     func t(_ column: Int) -> SIMD4<Double> {
@@ -11,14 +12,12 @@ func winogradKernelF2(_ g: UnsafePointer<Float>) -> SIMD16<Float> {
     let (t0, t1, t2) = (t(0), t(1), t(2))
     // (G g) Gᵀ: the same combination across columns.
     let columns = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
-    var result = SIMD16<Float>()
     for i in 0..<4 {
-        result[4 * i] = Float(columns.0[i])
-        result[4 * i + 1] = Float(columns.1[i])
-        result[4 * i + 2] = Float(columns.2[i])
-        result[4 * i + 3] = Float(columns.3[i])
+        store(4 * i, Float(columns.0[i]))
+        store(4 * i + 1, Float(columns.1[i]))
+        store(4 * i + 2, Float(columns.2[i]))
+        store(4 * i + 3, Float(columns.3[i]))
     }
-    return result
 }
 
 /// V[ξ][c][t] = (Bᵀ d B)[ξ] for every tile t of the band, d the 4×4 input patch at rows

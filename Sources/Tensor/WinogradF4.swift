@@ -55,7 +55,7 @@ private func outputRows(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Floa
     return (x0 + sum12 + sum34, diff12 + 2 * diff34, sum12 + 4 * sum34, diff12 + 8 * diff34 + x5)
 }
 
-/// V[ξ][c][t] = (Bᵀ d Bᵀᵀ)[ξ] for every tile t of the band, d the 6×6 input patch at rows
+/// V[ξ][c][t] = (Bᵀ d B)[ξ] for every tile t of the band, d the 6×6 input patch at rows
 /// 4·ty − 1 ..< 4·ty + 5, columns 4·tx − 1 ..< 4·tx + 5 (zero outside the image).
 ///
 /// Each input row is split into four phases P_q[k] = x[4k + q − 1] (k = 0 ... ⌈W/4⌉, zero
