@@ -45,8 +45,16 @@ enum IdsJSON {
         }
     }
 
+    /// The fields of one grid; `model` is accepted (an encode answer is valid input) and ignored.
+    private static let knownFields: Set<String> = ["model", "shape", "codebook_size", "ids"]
+
     private static func grid(_ value: JSONValue, label: String, spec: IdsSpec) throws(ServiceError) -> IdGrid {
-        guard case .object = value else { throw .invalidIds("\(label)expected an object, found \(value.summary)") }
+        guard case .object(let members) = value else {
+            throw .invalidIds("\(label)expected an object, found \(value.summary)")
+        }
+        if let unknown = members.first(where: { !knownFields.contains($0.0) }) {
+            throw .invalidIds("\(label)unknown field \(JSONText.quoted(unknown.0)) (known: codebook_size, ids, model, shape)")
+        }
         if let size = value["codebook_size"], size != .number(String(spec.codebookSize)) {
             throw .invalidIds("\(label)codebook_size is \(size.summary) but this model's codebook has "
                 + "\(spec.codebookSize) entries")

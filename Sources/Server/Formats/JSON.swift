@@ -105,12 +105,19 @@ struct JSONParser {
         defer { depth -= 1 }
         index += 1
         var members: [(String, JSONValue)] = []
+        var keys = Set<String>()
         skipWhitespace()
         if peek == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
             skipWhitespace()
             guard peek == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let keyStart = index
             let key = try string()
+            // RFC 8259 leaves a repeated name's meaning open; refusing it keeps one reading.
+            guard keys.insert(key).inserted else {
+                index = keyStart
+                throw error("the key \(JSONText.quoted(key)) appears twice in one object")
+            }
             skipWhitespace()
             guard peek == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1

@@ -14,7 +14,7 @@ struct MediaType: Equatable, Sendable {
         let pieces = Self.splitOutsideQuotes(text, on: ";")
         let essence = pieces[0].trimmingCharacters(in: " ").lowercased()
         let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
-        guard halves.count == 2, !halves[0].isEmpty, !halves[1].isEmpty else { return nil }
+        guard halves.count == 2, halves.allSatisfy(Self.isToken) else { return nil }
         self.essence = essence
         parameters = [:]
         for piece in pieces.dropFirst() {
@@ -25,6 +25,14 @@ struct MediaType: Equatable, Sendable {
                 value = value.dropFirst().dropLast()
             }
             parameters[name] = String(value)
+        }
+    }
+
+    /// RFC 9110 §5.6.2: one or more of ALPHA, DIGIT and !#$%&'*+-.^_`|~ (so no space, comma or slash).
+    static func isToken(_ text: Substring) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A)
+                || "!#$%&'*+-.^_`|~".utf8.contains(b)
         }
     }
 

@@ -50,7 +50,7 @@ struct DecodeHandler: Sendable {
     /// Ids from the body, by its content type: JSON (default), .npy, or raw with shape headers.
     func readIds(_ request: ServiceRequest, spec: IdsSpec) throws(ServiceError) -> (grids: [IdGrid], batched: Bool) {
         guard !request.body.isEmpty else { throw .badRequest("the body is empty; send ids as JSON or .npy") }
-        switch request.contentType?.essence {
+        switch try request.contentType?.essence {
         case nil, "application/json", "text/json":
             return try IdsJSON.decode(request.body, spec: spec)
         case "application/x-npy", "application/npy":

@@ -24,7 +24,7 @@ struct ImageInput {
 
     /// The image files in the body: the body itself, or each part of a multipart/form-data body.
     func files(in request: ServiceRequest) throws(ServiceError) -> (files: [[UInt8]], multipart: Bool) {
-        let media = request.contentType
+        let media = try request.contentType
         if let media, media.type == "multipart" {
             guard media.essence == "multipart/form-data" || media.essence == "multipart/mixed" else {
                 throw .unsupportedMediaType("\(media.essence) is not supported; send multipart/form-data")
@@ -32,9 +32,13 @@ struct ImageInput {
             let parts = try Multipart.parse(request.body, boundary: try Multipart.boundary(of: media), maxParts: maxItems)
             guard !parts.isEmpty else { throw .badRequest("the multipart body holds no part") }
             for (n, part) in parts.enumerated() {
-                if let type = part.contentType.flatMap(MediaType.init(parsing:)), !acceptable(type) {
-                    throw .unsupportedMediaType("part \(n)\(part.name.map { " ('\($0)')" } ?? "") is \(type.essence), "
-                        + "not an image; send image/png or image/jpeg parts")
+                guard let text = part.contentType else { continue }
+                let label = "part \(n)\(part.name.map { " ('\($0)')" } ?? "")"
+                guard let type = MediaType(parsing: text) else {
+                    throw .badRequest("\(label) has content-type '\(text)', which is not one media type")
+                }
+                if !acceptable(type) {
+                    throw .unsupportedMediaType("\(label) is \(type.essence), not an image; send image/png or image/jpeg parts")
                 }
             }
             return (parts.map(\.body), true)

@@ -18,7 +18,18 @@ struct ServiceRequest: Sendable {
         self.body = body
     }
 
-    var contentType: MediaType? { headers["content-type"].flatMap(MediaType.init(parsing:)) }
+    /// The body's media type, nil when the request names none. A content-type that is not one
+    /// media type (malformed, or two headers, which arrive joined by a comma) is refused rather
+    /// than read as absent.
+    var contentType: MediaType? {
+        get throws(ServiceError) {
+            guard let text = headers["content-type"] else { return nil }
+            guard let media = MediaType(parsing: text) else {
+                throw .badRequest("content-type '\(text)' is not one media type (type/subtype, then parameters)")
+            }
+            return media
+        }
+    }
 }
 
 /// An answer, with where its time went (for the timing headers).
@@ -58,7 +69,10 @@ struct QueryParameters: Sendable {
                   let value = Self.percentDecode(parts.count > 1 ? parts[1] : "", plusAsSpace: true) else {
                 throw .badRequest("the query parameter '\(pair)' is not validly percent-encoded")
             }
-            values[name] = value
+            // Which of two values would win is a guess; the client is told instead.
+            guard values.updateValue(value, forKey: name) == nil else {
+                throw .badRequest("the query parameter '\(name)' is given more than once")
+            }
         }
     }
 

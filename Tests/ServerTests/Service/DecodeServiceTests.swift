@@ -1,4 +1,5 @@
 import Imaging
+import HTTP
 import Testing
 @testable import Server
 @testable import Tokenizer
@@ -68,6 +69,13 @@ import Testing
         h.expectError(await h.send("POST", path, headers: json, body: Array(#"{"shape":[2,2],"ids":[1,2,3,0.5]}"#.utf8)),
                       422, "not an integer")
         h.expectError(await h.send("POST", path, headers: json), 400, "empty")
+        let grid = Array(#"{"shape":[1,1],"ids":[1]}"#.utf8)
+        h.expectError(await h.send("POST", path, headers: ["content-type": "json"], body: grid), 400, "'json' is not one media type")
+        // Two content-type headers reach the service joined (`TokenizerHTTPHandler.serviceRequest`).
+        let twice = HTTPRequest(method: "POST", path: path,
+                                headers: HTTPHeaders([("content-type", "application/json"), ("Content-Type", "application/x-npy")]), body: grid)
+        h.expectError(await h.service.respond(to: TokenizerHTTPHandler.serviceRequest(twice)), 400,
+                      "'application/json, application/x-npy' is not one media type")
         h.expectError(await h.send("POST", path, headers: json, body: Array("{".utf8)), 400, "not valid JSON")
         h.expectError(await h.send("POST", path, headers: ["content-type": "image/png"], body: [1]), 415, "image/png")
         h.expectError(await h.send("POST", path + "?quality=0", headers: json, body: Array(#"{"shape":[1,1],"ids":[1]}"#.utf8)),

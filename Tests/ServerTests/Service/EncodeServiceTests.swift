@@ -89,6 +89,8 @@ import Testing
                       400, "resize=fit")
         h.expectError(await h.send("POST", path + "?size=3", headers: ["content-type": "image/png"], body: png),
                       400, "unknown query parameter 'size'")
+        h.expectError(await h.send("POST", path + "?resize=crop&resize=none", headers: ["content-type": "image/png"], body: png),
+                      400, "'resize' is given more than once")
         h.expectError(await h.send("POST", path, headers: ["content-type": "image/png", "accept": "text/html"], body: png),
                       406, "text/html")
         h.expectError(await h.send("POST", path + "?resize=none", headers: ["content-type": "image/png"],
@@ -96,6 +98,11 @@ import Testing
         let form = TestImages.form([(type: "image/png", bytes: png), (type: "text/plain", bytes: Array("x".utf8))])
         h.expectError(await h.send("POST", path, headers: ["content-type": "multipart/form-data; boundary=test-boundary-1234"],
                                    body: form), 415, "part 1")
+        let unreadable = TestImages.form([(type: "image/png", bytes: png), (type: "png", bytes: png)])
+        h.expectError(await h.send("POST", path, headers: ["content-type": "multipart/form-data; boundary=test-boundary-1234"],
+                                   body: unreadable), 400, "part 1 ('image1') has content-type 'png'")
+        h.expectError(await h.send("POST", path, headers: ["content-type": "image/png, image/jpeg"], body: png),
+                      400, "not one media type")
         h.expectError(await h.send("POST", "/v1/models/nope/encode", headers: ["content-type": "image/png"], body: png),
                       404, "nope")
         h.expectError(await h.send("GET", path), 405, "POST")

@@ -45,6 +45,8 @@ import Testing
             (#"{"shape": [1, 1]}"#, "\"ids\" is missing"),
             (#"{"shape": [1, 1], "ids": [1], "codebook_size": 16384}"#, "codebook has 1024"),
             (#"[{"shape": [1, 1], "ids": [1]}, {"shape": [1, 1], "ids": [2000]}]"#, "item 1: ids[0] = 2000"),
+            (#"{"shape": [1, 1], "ids": [1], "codebook": 1024}"#, "unknown field \"codebook\""),
+            (#"[{"shape": [1, 1], "ids": [1]}, {"shape": [1, 1], "id": [1]}]"#, "item 1: unknown field \"id\""),
             ("[]", "holds no grid"),
             ("42", "must be an object"),
         ]
@@ -59,6 +61,9 @@ import Testing
     @Test func jsonSyntaxErrorsAre400AndLimitsAre413() {
         #expect(rejection(#"{"shape": [1, 1], "ids": [1"#)?.status == 400)
         #expect(rejection("")?.status == 400)
+        let twice = rejection(#"{"shape": [1, 1], "ids": [1], "shape": [1, 2]}"#)
+        #expect(twice?.status == 400)
+        #expect(twice?.message.contains(#"the key "shape" appears twice"#) == true, "\(twice?.message ?? "no error")")
         let many = "[" + Array(repeating: #"{"shape":[1,1],"ids":[1]}"#, count: 9).joined(separator: ",") + "]"
         #expect(rejection(many)?.status == 413)
         #expect(rejection(#"{"shape": [65, 65], "ids": []}"#)?.status == 413)

@@ -15,6 +15,14 @@ import Testing
         }
     }
 
+    /// A repeated key has no agreed meaning (RFC 8259 §4): refused, at the repeat, in any object.
+    @Test func refusesAKeyRepeatedInOneObject() throws {
+        #expect(throws: JSONParseError(message: #"the key "a" appears twice in one object at byte 16"#, offset: 16)) {
+            try JSONParser.parse(Array(#"[{"b": {"a": 1, "a": 2}}]"#.utf8))
+        }
+        #expect(try JSONParser.parse(Array(#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#.utf8))["a"] == .object([("a", .number("1"))]))
+    }
+
     @Test func limitsNesting() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(deep.utf8)) }

@@ -83,4 +83,14 @@ import Testing
         #expect(media.parameters == ["boundary": "a;b", "charset": "utf-8"])
         #expect(MediaType(parsing: "nonsense") == nil)
     }
+
+    /// One type/subtype of tokens: two content-type headers (which arrive joined by a comma),
+    /// spaces or an empty half are not a media type.
+    @Test func mediaTypeIsOneTypeAndSubtypeOfTokens() {
+        for text in ["application/json, application/x-npy", "image/png, image/jpeg", "image /png", "image/",
+                     "/png", "image/png/x", "im@ge/png"] {
+            #expect(MediaType(parsing: text) == nil, "\(text)")
+        }
+        #expect(MediaType(parsing: "application/vnd.api+json; q=1")?.essence == "application/vnd.api+json")
+    }
 }
