@@ -65,9 +65,7 @@ extension ModelConfig {
         guard ed.chMult.allSatisfy({ $0 > 0 }) else {
             throw fail("encoder_decoder.ch_mult values must be positive, got \(ed.chMult)")
         }
-        guard ed.numResBlocks > 0 else {
-            throw fail("encoder_decoder.num_res_blocks must be positive, got \(ed.numResBlocks)")
-        }
+        try validateBlocks()
         for (field, value) in [("z_channels", ed.zChannels), ("in_channels", ed.inChannels),
                                ("out_channels", ed.outChannels), ("norm_groups", ed.normGroups),
                                ("resolution", ed.resolution)] where value <= 0 {
@@ -88,11 +86,19 @@ extension ModelConfig {
         guard ed.resolution % factor == 0 else {
             throw fail("encoder_decoder.resolution \(ed.resolution) is not divisible by the downsampling factor \(factor) (2^(levels-1))")
         }
-        if ed.attentionPlacement == .resolution {
+        switch ed.attentionPlacement {
+        case .resolution:
             let levels = (0..<ed.chMult.count).map { ed.resolution >> $0 }
             for r in ed.attnResolutions where !levels.contains(r) {
                 throw fail("encoder_decoder.attn_resolutions value \(r) matches no level (level resolutions: \(levels))")
             }
+        case .downsampleFactor:
+            let levels = (0..<ed.chMult.count).map { 1 << $0 }
+            for r in ed.attnResolutions where !levels.contains(r) {
+                throw fail("encoder_decoder.attn_resolutions value \(r) matches no level (level downsampling factors: \(levels))")
+            }
+        case .lowestLevel:
+            break
         }
         let q = quantizer
         guard q.codebookSize > 0, q.codebookSize <= Int(Int32.max) else {
@@ -113,10 +119,61 @@ extension ModelConfig {
                 throw fail("quantizer.frozen_codebook_dim is only meaningful for kind projected_l2, kind is \(q.kind.rawValue)")
             }
             guard family != .vqganLC else { throw fail("family vqgan_lc needs quantizer.kind projected_l2") }
+            guard family != .gsq else { throw fail("family gsq needs quantizer.kind grouped_spherical") }
+        case .groupedSpherical:
+            guard family == .gsq else {
+                throw fail("quantizer.kind grouped_spherical is the gsq family's quantizer, family is \(family.rawValue)")
+            }
+            guard let groups = q.groups, groups > 0, q.embedDim % groups == 0 else {
+                throw fail("quantizer.kind grouped_spherical needs quantizer.groups, a positive divisor of embed_dim \(q.embedDim)")
+            }
+            // The encoder's last conv gives the latent that is quantized: there is no quant_conv.
+            guard ed.zChannels == q.embedDim else {
+                throw fail("family gsq has no quant_conv: encoder_decoder.z_channels (\(ed.zChannels)) must equal quantizer.embed_dim (\(q.embedDim))")
+            }
+        }
+        if q.kind != .groupedSpherical, q.groups != nil {
+            throw fail("quantizer.groups is only meaningful for kind grouped_spherical, kind is \(q.kind.rawValue)")
         }
         let p = preprocessing
         guard p.resolution > 0, p.resolution % factor == 0 else {
             throw fail("preprocessing.resolution \(p.resolution) must be positive and divisible by the downsampling factor \(factor)")
+        }
+    }
+
+    /// The block counts and switches of the two encoder/decoder styles: each family names its
+    /// own and none of the other's.
+    private func validateBlocks() throws(CheckpointError) {
+        func fail(_ why: String) -> CheckpointError { .invalidConfig(why) }
+        let ed = encoderDecoder
+        let magvitFields = [("encoder_blocks", ed.encoderBlocks != nil), ("decoder_blocks", ed.decoderBlocks != nil),
+                            ("mid_attention", ed.midAttention != nil), ("adaptive_norm", ed.adaptiveNorm != nil),
+                            ("depth_to_space", ed.depthToSpace != nil)]
+        guard family == .gsq else {
+            guard let blocks = ed.numResBlocks else { throw fail("missing field encoder_decoder.num_res_blocks") }
+            guard blocks > 0 else { throw fail("encoder_decoder.num_res_blocks must be positive, got \(blocks)") }
+            if let (field, _) = magvitFields.first(where: { $0.1 }) {
+                throw fail("encoder_decoder.\(field) is only meaningful for family gsq, family is \(family.rawValue)")
+            }
+            guard ed.attentionPlacement != .downsampleFactor else {
+                throw fail("encoder_decoder.attention_placement downsample_factor is the gsq family's, family is \(family.rawValue)")
+            }
+            return
+        }
+        guard ed.numResBlocks == nil else {
+            throw fail("family gsq counts its blocks in encoder_decoder.encoder_blocks and decoder_blocks, not num_res_blocks")
+        }
+        guard ed.attentionPlacement == .downsampleFactor else {
+            throw fail("family gsq places attention by encoder_decoder.attention_placement downsample_factor")
+        }
+        for (field, counts) in [("encoder_blocks", ed.encoderBlocks), ("decoder_blocks", ed.decoderBlocks)] {
+            guard let counts else { throw fail("family gsq needs encoder_decoder.\(field)") }
+            guard counts.count == ed.chMult.count + 1 else {
+                throw fail("encoder_decoder.\(field) needs \(ed.chMult.count + 1) counts (one per level, then the middle), got \(counts.count)")
+            }
+            guard counts.allSatisfy({ (0...64).contains($0) }) else {
+                throw fail("encoder_decoder.\(field) values must be in 0...64, got \(counts)")
+            }
         }
     }
 

@@ -37,3 +37,21 @@ public func residualAdd(_ x: inout Tensor, _ y: Tensor) {
         }
     }
 }
+
+/// Scale and shift per image and channel, in place (GSQ's adaptive GroupNorm after its
+/// non-affine GroupNorm):
+///
+///     x            [B, C, H, W]
+///     scale, shift [B, C]         x[b, c, h, w] ← x[b, c, h, w] · scale[b, c] + shift[b, c]
+public func channelAffine(_ x: inout Tensor, scale: Tensor, shift: Tensor) {
+    precondition(x.shape.count == 4 && scale.shape == [x.shape[0], x.shape[1]] && shift.shape == scale.shape,
+                 "channelAffine: x \(x.shape), scale \(scale.shape), shift \(shift.shape)")
+    let (planes, plane, count) = (x.shape[0] * x.shape[1], x.shape[2] * x.shape[3], x.count)
+    x.storage.withUnsafeMutableBufferPointer { xBuf in
+        let dst = SharedPointer(xBuf.baseAddress!)
+        Parallel.forEach(planes, work: count) { bc in
+            let (a, b) = (scale.storage[bc], shift.storage[bc])
+            for i in (bc * plane)..<((bc + 1) * plane) { dst.base[i] = dst.base[i] * a + b }
+        }
+    }
+}

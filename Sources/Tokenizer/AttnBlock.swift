@@ -11,11 +11,15 @@ struct AttnBlock: Sendable {
 
     init(_ context: BlockContext, _ name: String, channels: Int) throws {
         let w = context.weights
-        norm = try context.norm("\(name).norm", channels: channels)
-        q = try Conv2dLayer(w, "\(name).q", in: channels, out: channels, kernel: 1)
-        k = try Conv2dLayer(w, "\(name).k", in: channels, out: channels, kernel: 1)
-        v = try Conv2dLayer(w, "\(name).v", in: channels, out: channels, kernel: 1)
-        projOut = try Conv2dLayer(w, "\(name).proj_out", in: channels, out: channels, kernel: 1)
+        self.init(norm: try context.norm("\(name).norm", channels: channels),
+                  q: try Conv2dLayer(w, "\(name).q", in: channels, out: channels, kernel: 1),
+                  k: try Conv2dLayer(w, "\(name).k", in: channels, out: channels, kernel: 1),
+                  v: try Conv2dLayer(w, "\(name).v", in: channels, out: channels, kernel: 1),
+                  projOut: try Conv2dLayer(w, "\(name).proj_out", in: channels, out: channels, kernel: 1))
+    }
+
+    init(norm: GroupNormLayer, q: Conv2dLayer, k: Conv2dLayer, v: Conv2dLayer, projOut: Conv2dLayer) {
+        (self.norm, self.q, self.k, self.v, self.projOut) = (norm, q, k, v, projOut)
     }
 
     /// x [B, C, H, W], in place.

@@ -9,11 +9,19 @@ import Tensor
 ///                                  W = codebook_projection.weight [e, F], b [e])
 ///     cosine        C = rows of quantize.embedding.weight / max(‖row‖, 1e-12)   (LlamaGen);
 ///                   latents are normalized the same way before the search
+///     grouped_spherical  C = rows of quantizers.codebook.weight [n, e/g], normalized as for
+///                   cosine; each of the g groups of a latent vector is normalized and matched
+///                   on its own (GSQ); decode looks up the raw rows (`lookup`)
 struct Codebook: Sendable {
     let size: Int
+    /// Width of one matched vector: embed_dim / groups.
     let dim: Int
-    /// [size, dim], row-major.
+    /// Vectors matched per latent position (ids per position): 1 but for grouped_spherical.
+    let groups: Int
+    /// [size, dim], row-major: the rows the search matches against.
     let vectors: [Float]
+    /// [size, dim]: the rows decode looks up; `vectors` but for grouped_spherical's raw rows.
+    let lookup: [Float]
     /// ‖c_j‖², for the search's ‖c‖² − 2 z·c.
     let squaredNorms: [Float]
     let normalizesLatents: Bool
@@ -30,6 +38,13 @@ struct Codebook: Sendable {
         case .cosine:
             vectors = try weights.require("quantize.embedding.weight", [n, e]).storage
             l2NormalizeRows(&vectors, dim: e)
+        case .groupedSpherical:
+            let groups = config.idsPerPosition
+            let raw = try weights.require("quantizers.codebook.weight", [n, e / groups]).storage
+            vectors = raw
+            l2NormalizeRows(&vectors, dim: e / groups)
+            self.init(vectors: vectors, dim: e / groups, normalizesLatents: true, groups: groups, lookup: raw)
+            return
         case .projectedL2:
             guard let frozenDim = config.frozenCodebookDim, frozenDim > 0 else {
                 throw TokenizerError.invalidConfig("projected_l2 needs frozen_codebook_dim")
@@ -48,11 +63,14 @@ struct Codebook: Sendable {
         self.init(vectors: vectors, dim: e, normalizesLatents: config.kind == .cosine)
     }
 
-    init(vectors: [Float], dim: Int, normalizesLatents: Bool) {
+    init(vectors: [Float], dim: Int, normalizesLatents: Bool, groups: Int = 1, lookup: [Float]? = nil) {
         precondition(dim > 0 && vectors.count % dim == 0, "codebook of \(vectors.count) values is not [n, \(dim)]")
+        precondition(groups > 0 && (lookup?.count ?? vectors.count) == vectors.count)
         self.size = vectors.count / dim
         self.dim = dim
+        self.groups = groups
         self.vectors = vectors
+        self.lookup = lookup ?? vectors
         let squaredNorms = (0..<size).map { j in
             var sum: Float = 0
             for c in 0..<dim { sum += vectors[j * dim + c] * vectors[j * dim + c] }

@@ -24,7 +24,7 @@ struct Decoder: Sendable {
         var levels = [Level<Upsample>](repeating: Level(), count: levelCount)
         for i in (0..<levelCount).reversed() {
             let blockOut = config.ch * config.chMult[i]
-            for j in 0...config.numResBlocks {
+            for j in 0...(try config.tamingResBlocks()) {
                 levels[i].blocks.append(try ResnetBlock(context, naming.decoderBlock(level: i, index: j),
                                                         in: blockIn, out: blockOut))
                 blockIn = blockOut

@@ -9,7 +9,16 @@ extension EncoderDecoderConfig {
         switch attentionPlacement {
         case .resolution: attnResolutions.contains(resolution >> level)
         case .lowestLevel: level == chMult.count - 1
+        case .downsampleFactor: hasAttentionAtFactor(1 << level)
         }
+    }
+
+    /// taming families: ResnetBlocks per level (config validation requires it there).
+    func tamingResBlocks() throws -> Int {
+        guard let numResBlocks, numResBlocks > 0 else {
+            throw TokenizerError.invalidConfig("encoder_decoder.num_res_blocks must be a positive count")
+        }
+        return numResBlocks
     }
 }
 
@@ -63,7 +72,7 @@ struct Encoder: Sendable {
             var level = Level<Downsample>()
             blockIn = config.ch * inChMult[i]
             let blockOut = config.ch * config.chMult[i]
-            for j in 0..<config.numResBlocks {
+            for j in 0..<(try config.tamingResBlocks()) {
                 level.blocks.append(try ResnetBlock(context, naming.encoderBlock(level: i, index: j),
                                                     in: blockIn, out: blockOut))
                 blockIn = blockOut

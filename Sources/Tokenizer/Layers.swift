@@ -19,8 +19,14 @@ struct Conv2dLayer: Sendable {
 
     init(_ weights: Weights, _ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
          stride: Int = 1, padding: Padding2D? = nil) throws {
-        let weight = try weights.require("\(name).weight", [outChannels, inChannels, kernel, kernel])
-        bias = try weights.require("\(name).bias", [outChannels])
+        self.init(weight: try weights.require("\(name).weight", [outChannels, inChannels, kernel, kernel]),
+                  bias: try weights.require("\(name).bias", [outChannels]), stride: stride, padding: padding)
+    }
+
+    /// weight [out, in, k, k], bias [out]; padding k/2 unless given.
+    init(weight: Tensor, bias: Tensor, stride: Int = 1, padding: Padding2D? = nil) {
+        let (outChannels, inChannels, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        self.bias = bias
         self.stride = stride
         self.padding = padding ?? .symmetric(kernel / 2)
         let winograd = kernel == 3 && stride == 1 && self.padding == .symmetric(1) && inChannels >= 8
@@ -68,7 +74,8 @@ struct BlockContext {
     let groups: Int
     let eps: Float
 
-    func norm(_ name: String, channels: Int) throws -> GroupNormLayer {
-        try GroupNormLayer(weights, name, channels: channels, groups: groups, eps: eps)
+    /// A GroupNorm with the config's eps, or `eps` where upstream fixes its own.
+    func norm(_ name: String, channels: Int, eps: Float? = nil) throws -> GroupNormLayer {
+        try GroupNormLayer(weights, name, channels: channels, groups: groups, eps: eps ?? self.eps)
     }
 }

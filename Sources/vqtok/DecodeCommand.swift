@@ -38,11 +38,12 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel.load(from: URL(fileURLWithPath: model))
         let engine = loaded.engine
+        let groups = engine.config.quantizer.idsPerPosition
         let grids = try IdsFile.read(readFile(ids), spec: IdsSpec(
-            codebookSize: engine.codebookSize, maxPositions: 1 << 20, maxGrids: 1024))
+            codebookSize: engine.codebookSize, groups: groups > 1 ? groups : nil, maxPositions: 1 << 20, maxGrids: 1024))
         let paths = outputPaths(count: grids.count)
         for (grid, path) in zip(grids, paths) {
-            let tokens = TokenGrid(batch: 1, height: grid.shape[0], width: grid.shape[1], ids: grid.ids)
+            let tokens = TokenGrid(batchOf: [grid])
             let image = ImageTensor.toImages(try engine.decode(tokens, stages: StageClock()))[0]
             let bytes = try ImageCodec.encode(image, as: outputFormat!, quality: quality)
             try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -37,10 +37,7 @@ struct EncodeCommand: ParsableCommand {
         }
         // One batch: the images share the model's input size after preprocessing.
         let grid = loaded.engine.encode(ImageTensor.fromImages(inputs), stages: StageClock())
-        let grids = (0..<grid.batch).map { b in
-            let per = grid.height * grid.width
-            return IdGrid(shape: [grid.height, grid.width], ids: Array(grid.ids[b * per..<(b + 1) * per]))
-        }
+        let grids = grid.idGrids
         let bytes = IdsFile.write(grids, model: loaded.name, codebookSize: loaded.engine.codebookSize,
                                   format: format, batched: grids.count > 1)
         try writeOutput(bytes, to: output)

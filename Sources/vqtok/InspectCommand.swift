@@ -19,17 +19,20 @@ struct InspectCommand: ParsableCommand {
         let side = config.preprocessing.resolution
         let grid = side / tokenizer.downsampleFactor
         let quantizer = config.quantizer
-        var codebook = "\(quantizer.codebookSize) × \(quantizer.embedDim)"
+        let groups = quantizer.idsPerPosition
+        var codebook = "\(quantizer.codebookSize) × \(quantizer.embedDim / groups)"
         if let frozen = quantizer.frozenCodebookDim {
             codebook += " (frozen \(quantizer.codebookSize) × \(frozen), projected \(frozen) → \(quantizer.embedDim))"
         }
         let lines = [
             ("name", config.name),
             ("family", config.family.rawValue),
-            ("quantizer", quantizer.kind.rawValue),
+            ("quantizer", quantizer.kind.rawValue
+                + (groups > 1 ? " (\(groups) groups of \(quantizer.embedDim / groups) channels, one id each)" : "")),
             ("codebook", codebook),
             ("input", "\(side) × \(side) RGB, shortest side resized (\(config.preprocessing.interpolation.rawValue)), center crop"),
-            ("token grid", "\(grid) × \(grid) (downsample factor \(tokenizer.downsampleFactor))"),
+            ("token grid", "\(grid) × \(grid)" + (groups > 1 ? " × \(groups) (ids per position)" : "")
+                + " (downsample factor \(tokenizer.downsampleFactor))"),
             ("parameters", "\(tokenizer.parameterCount.formatted()) (\(directory.weights.names.count) tensors in \(directory.weightsFile.lastPathComponent))"),
         ]
         for (key, value) in lines {

@@ -9,13 +9,15 @@ enum ModelInfo {
         var quantizer = "\"kind\":\(JSONText.quoted(config.quantizer.kind.rawValue)),"
             + "\"codebook_size\":\(model.spec.codebookSize),\"codebook_dim\":\(config.quantizer.embedDim)"
         if let frozen = config.quantizer.frozenCodebookDim { quantizer += ",\"frozen_codebook_dim\":\(frozen)" }
+        if let groups = model.spec.groups { quantizer += ",\"groups\":\(groups)" }
+        let grid = [side / f, side / f] + (model.spec.groups.map { [$0] } ?? [])
         let resizeModes = ResizeMode.allCases.map { JSONText.quoted($0.rawValue) }.joined(separator: ",")
         return "{\"name\":\(JSONText.quoted(model.name)),"
             + "\"family\":\(JSONText.quoted(config.family.rawValue)),"
             + "\"quantizer\":{\(quantizer)},"
             + "\"codebook_size\":\(model.spec.codebookSize),"
             + "\"codebook_dim\":\(config.quantizer.embedDim),"
-            + "\"grid\":[\(side / f),\(side / f)],"
+            + "\"grid\":[\(grid.map(String.init).joined(separator: ","))],"
             + "\"downsample_factor\":\(f),"
             + "\"id_dtype\":\(JSONText.quoted(IdDType(codebookSize: model.spec.codebookSize).rawValue)),"
             + "\"preprocessing\":{\"resolution\":\(side),"

@@ -34,7 +34,9 @@ final class ModelRuntime: Sendable {
         self.name = name
         self.engine = engine
         let f = engine.downsampleFactor
-        spec = IdsSpec(codebookSize: engine.codebookSize, groups: nil,
+        // One id per position gives [h, w] grids; a grouped quantizer's g ids, [h, w, g].
+        let groups = engine.config.quantizer.idsPerPosition
+        spec = IdsSpec(codebookSize: engine.codebookSize, groups: groups > 1 ? groups : nil,
                        maxPositions: max(1, configuration.maxNativePixels / (f * f)),
                        maxGrids: configuration.maxItemsPerRequest)
         health = CodebookHealth(codebookSize: engine.codebookSize, windowSize: configuration.healthWindowTokens)
@@ -94,17 +96,13 @@ final class ModelRuntime: Sendable {
             storage.reserveCapacity(tensors.count * tensors[0].count)
             for t in tensors { storage += t.storage }
             let grid = engine.encode(Tensor(shape: [tensors.count] + shape.dropFirst(), storage: storage), stages: stages)
-            let per = grid.height * grid.width
-            return (0..<grid.batch).map { b in
-                .grid(IdGrid(shape: [grid.height, grid.width], ids: Array(grid.ids[(b * per)..<((b + 1) * per)])))
-            }
+            return grid.idGrids.map { .grid($0) }
         case .decode:
             let grids = jobs.map { job -> IdGrid in
                 guard case .decode(let g) = job else { preconditionFailure("a batch mixes kinds") }
                 return g
             }
-            let (h, w) = (grids[0].shape[0], grids[0].shape[1])
-            let tokenGrid = TokenGrid(batch: grids.count, height: h, width: w, ids: grids.flatMap(\.ids))
+            let tokenGrid = TokenGrid(batchOf: grids)
             let images: Tensor
             do {
                 images = try engine.decode(tokenGrid, stages: stages)

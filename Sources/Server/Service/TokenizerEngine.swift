@@ -40,3 +40,20 @@ extension VQTokenizer: TokenizerEngine {
         try stages.time(.decoder) { try decode(grid) }
     }
 }
+
+extension TokenGrid {
+    /// One `IdGrid` per image: shape [h, w], or [h, w, g] for g ids per position.
+    public var idGrids: [IdGrid] {
+        let per = height * width * groups
+        let shape = [height, width] + (groups > 1 ? [groups] : [])
+        return (0..<batch).map { b in IdGrid(shape: shape, ids: Array(ids[(b * per)..<((b + 1) * per)])) }
+    }
+
+    /// `grids`, all of one shape ([h, w] or [h, w, g]), as one batch.
+    public init(batchOf grids: [IdGrid]) {
+        let shape = grids[0].shape
+        precondition(grids.allSatisfy { $0.shape == shape }, "a batch of grids of different shapes")
+        self.init(batch: grids.count, height: shape[0], width: shape[1], groups: shape.count > 2 ? shape[2] : 1,
+                  ids: grids.flatMap(\.ids))
+    }
+}
