@@ -38,11 +38,14 @@ func exampleConfig(replacing old: String, with new: String) -> String {
     @Test func modelsReadmeExampleIsValid() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Models/README.md")
-        let text = try String(contentsOf: readme, encoding: .utf8)
-        let start = try #require(text.range(of: "```json\n"))
-        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
-        let documented = try decodeConfig(String(text[start.upperBound..<end.lowerBound]))
-        #expect(documented == (try decodeConfig(exampleConfig)))
+        var text = try String(contentsOf: readme, encoding: .utf8)[...]
+        var documented: [ModelConfig] = []
+        while let start = text.range(of: "```json\n") {
+            let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+            documented.append(try decodeConfig(String(text[start.upperBound..<end.lowerBound])))
+            text = text[end.upperBound...]
+        }
+        #expect(documented == [try decodeConfig(exampleConfig), try decodeConfig(gsqConfig)])
     }
 
     @Test func otherSchemaVersionIsRejectedByNumber() {

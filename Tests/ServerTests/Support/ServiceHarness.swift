@@ -10,8 +10,9 @@ struct ServiceHarness {
     let tokenizer: VQTokenizer
 
     init(configuration: ServiceConfiguration = ServiceConfiguration(), codebookSize: Int = 40,
-         warm: Bool = true) async throws {
-        tokenizer = try TinyModels.tokenizer(TinyModels.config(codebookSize: codebookSize))
+         grouped: Bool = false, warm: Bool = true) async throws {
+        tokenizer = try TinyModels.tokenizer(grouped ? TinyModels.groupedConfig(codebookSize: codebookSize)
+                                                     : TinyModels.config(codebookSize: codebookSize))
         service = TokenizerService(models: [LoadedModel(name: "tiny", engine: tokenizer)], configuration: configuration)
         if warm { try await service.warmUp() }
     }
@@ -32,8 +33,7 @@ struct ServiceHarness {
         let image = try ImageCodec.decode(png)
         let input = ImageInput(maxImagePixels: 1 << 24, maxNativePixels: 1 << 20, maxItems: 8)
         let tensor = try input.preprocess(image, mode: mode, config: tokenizer.config, label: "x")
-        let grid = tokenizer.encode(tensor)
-        return IdGrid(shape: [grid.height, grid.width], ids: grid.ids)
+        return tokenizer.encode(tensor).idGrids[0]
     }
 
     func expectError(_ response: ServiceResponse, _ status: Int, _ fragment: String,

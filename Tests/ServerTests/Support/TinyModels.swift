@@ -19,6 +19,18 @@ enum TinyModels {
             preprocessing: PreprocessingConfig(resolution: resolution))
     }
 
+    /// A GSQ model: f = 4, resolution 16, 3 levels, 3 ids per position (groups of 2 channels).
+    static func groupedConfig(name: String = "tiny", codebookSize: Int = 40) -> ModelConfig {
+        ModelConfig(
+            name: name, family: .gsq,
+            encoderDecoder: EncoderDecoderConfig(ch: 8, chMult: [1, 2, 2], numResBlocks: nil, attnResolutions: [4],
+                                                 resolution: 16, zChannels: 6, attentionPlacement: .downsampleFactor,
+                                                 normGroups: 4, normEps: 1e-5, encoderBlocks: [1, 1, 1, 1],
+                                                 decoderBlocks: [1, 1, 1, 1], adaptiveNorm: true, depthToSpace: true),
+            quantizer: QuantizerConfig(kind: .groupedSpherical, codebookSize: codebookSize, embedDim: 6, groups: 3),
+            preprocessing: PreprocessingConfig(resolution: 16))
+    }
+
     static func tokenizer(_ config: ModelConfig, seed: UInt64 = 7) throws -> VQTokenizer {
         var values = SeededValues(seed: seed)
         let weights = Weights(tensors: TensorSet()) { name, shape in
