@@ -21,7 +21,9 @@ enum MagvitBlock: Sendable {
             swap(&x, &ws.a)
         case .upsample(let block): block.forward(&x, &ws)
         case .depthToSpace(let block): block.forward(&x, &ws)
-        case .adaptiveNorm(let block): block.forward(&x, &ws, condition: condition!)
+        case .adaptiveNorm(let block):
+            guard let condition else { preconditionFailure("an adaptive norm needs the decoder input's statistics") }
+            block.forward(&x, &ws, condition: condition)
         }
     }
 }
@@ -155,9 +157,12 @@ struct MagvitDecoder: Sendable {
         convOut = try Conv2dLayer(w, "decoder.final_layers.2", in: channels, out: config.outChannels, kernel: 3)
     }
 
+    /// Whether adaptive norms condition the decoder on its input's statistics.
+    var isConditioned: Bool { blocks.contains { if case .adaptiveNorm = $0 { true } else { false } } }
+
     /// x: z_q on entry, the image on return.
     func forward(_ x: inout Tensor, _ ws: inout Workspace) {
-        let condition = blocks.contains { if case .adaptiveNorm = $0 { true } else { false } } ? LatentStatistics(x) : nil
+        let condition = isConditioned ? LatentStatistics(x) : nil
         convIn.forward(&ws.a, x, columns: &ws.columns)
         swap(&x, &ws.a)
         for block in blocks { block.forward(&x, &ws, condition: condition) }

@@ -146,6 +146,10 @@ public final class VQTokenizer: Sendable {
         guard grid.batch > 0, grid.height > 0, grid.width > 0 else {
             throw TokenizerError.invalidGrid("shape \(shape) is empty")
         }
+        // The unbiased variance that conditions GSQ's adaptive norms needs two positions.
+        guard grid.height * grid.width > 1 || !network.conditionsOnTheLatent else {
+            throw TokenizerError.invalidGrid("shape \(shape): this model's decoder needs at least 2 positions")
+        }
         guard grid.groups == codebook.groups else {
             throw TokenizerError.invalidGrid("\(grid.groups) ids per position; this model takes \(codebook.groups)")
         }
@@ -255,6 +259,11 @@ enum Network: Sendable {
         let postQuantConv = try Conv2dLayer(weights, "post_quant_conv", in: e, out: z, kernel: 1)
         self = .taming(encoder, quantConv: quantConv, postQuantConv: postQuantConv,
                        try Decoder(architecture, context, naming))
+    }
+
+    /// Whether the decoder normalizes by statistics of its input (GSQ's adaptive norms).
+    var conditionsOnTheLatent: Bool {
+        if case .magvit(_, let decoder) = self { decoder.isConditioned } else { false }
     }
 
     /// x: images on entry, the latents to quantize on return.

@@ -68,6 +68,10 @@ import TestSupport
         #expect(throws: TokenizerError.self) {
             try tokenizer.decode(TokenGrid(batch: 1, height: 4, width: 2, ids: Array(grid.ids.prefix(8))))
         }
+        // One position has no unbiased variance for the adaptive norms (upstream would give NaN).
+        #expect(throws: TokenizerError.invalidGrid("shape 1×1×1×2: this model's decoder needs at least 2 positions")) {
+            try tokenizer.decode(TokenGrid(batch: 1, height: 1, width: 1, groups: 2, ids: [0, 1]))
+        }
     }
 
     /// Each group of a position is normalized and matched on its own, against the normalized
