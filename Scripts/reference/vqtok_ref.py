@@ -1,4 +1,4 @@
-"""PyTorch reference for vqtok: the taming-family image tokenizers built from a model directory.
+"""PyTorch reference for vqtok: the taming-family and GSQ image tokenizers built from a model directory.
 
 A model directory holds ``config.json`` (the schema in Models/README.md; the Swift side decodes the
 same file into ``ModelConfig``) and ``model.safetensors`` under the upstream tensor names:
@@ -6,7 +6,9 @@ same file into ``ModelConfig``) and ``model.safetensors`` under the upstream ten
 - ``taming`` / ``vqgan_lc``: ``encoder.down.{i}.block.{j}.*``, ``encoder.mid.block_1`` ...,
   ``decoder.up.{i}.*`` with ``up.0`` the highest resolution (taming-transformers naming);
 - ``llamagen``: ``encoder.conv_blocks.{i}.res.{j}.*``, ``encoder.mid.{0,1,2}``,
-  ``decoder.conv_blocks.{k}.*`` with ``conv_blocks.0`` the lowest resolution (runs first).
+  ``decoder.conv_blocks.{k}.*`` with ``conv_blocks.0`` the lowest resolution (runs first);
+- ``gsq``: flex_gen's flexTokenizer, ``encoder.blocks.{n}.*`` / ``decoder.blocks.{n}.*`` (flat
+  lists), ``quantizers.codebook.weight``; built by vqtok_ref_gsq.py (see there).
 
 Quantizers (``quantizer.kind``):
 
@@ -15,6 +17,9 @@ Quantizers (``quantizer.kind``):
                    ``codebook_projection.{weight [e, F], bias [e]}``; P = E·Wᵀ + b; nearest row of P.
 - ``cosine``       (LlamaGen) ``quantize.embedding.weight [n, e]``; latent and rows l2-normalized,
                    nearest normalized row by squared L2; decoding looks up normalized rows.
+- ``grouped_spherical`` (GSQ) ``quantizers.codebook.weight [n, e/G]`` shared by the G groups of a
+                   position; each group and each row l2-normalized, ids [B, h, w, G]; decoding
+                   looks up the raw (not normalized) rows.
 
 Distances are computed as upstream does, d = ‖z‖² + ‖c‖² − 2 z·cᵀ in float32, and the id is
 ``torch.argmin`` (first index on exact ties). ``gaps`` are a float64 diagnostic for near-ties.
@@ -41,9 +46,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 SCHEMA_VERSION = 1
-FAMILIES = ("taming", "vqgan_lc", "llamagen")
-QUANTIZER_KINDS = ("l2", "projected_l2", "cosine")
-PLACEMENTS = ("resolution", "lowest_level")
+FAMILIES = ("taming", "vqgan_lc", "llamagen", "gsq")
+QUANTIZER_KINDS = ("l2", "projected_l2", "cosine", "grouped_spherical")
+PLACEMENTS = ("resolution", "lowest_level", "downsample_factor")
 
 # Tensors an upstream checkpoint may carry that inference never reads.
 IGNORED_PREFIXES = ("loss.", "discriminator.", "perceptual_loss.")
@@ -58,15 +63,23 @@ IGNORED_KEYS = ("quantize.codebook_used",)
 class EncoderDecoderConfig:
     ch: int
     ch_mult: List[int]
-    num_res_blocks: int
     attn_resolutions: List[int]
     resolution: int
     z_channels: int
+    num_res_blocks: Optional[int] = None        # taming, vqgan_lc, llamagen (required there)
     in_channels: int = 3
     out_channels: int = 3
     attention_placement: str = "resolution"
     norm_groups: int = 32
     norm_eps: float = 1e-6
+    # gsq only: res blocks per level then the middle (len(ch_mult) + 1 each, upstream's
+    # encoder_layer_configs / decoder_layer_configs), mid_block_attn, use_adaptive_norm,
+    # use_learnable_up_down_sample
+    encoder_blocks: Optional[List[int]] = None
+    decoder_blocks: Optional[List[int]] = None
+    mid_attention: Optional[bool] = None
+    adaptive_norm: Optional[bool] = None
+    depth_to_space: Optional[bool] = None
 
 
 @dataclass
@@ -75,6 +88,7 @@ class QuantizerConfig:
     codebook_size: int
     embed_dim: int
     frozen_codebook_dim: Optional[int] = None
+    groups: Optional[int] = None                # grouped_spherical: G codes per position
 
 
 @dataclass
@@ -115,15 +129,26 @@ class ModelConfig:
              "embed_dim": self.quantizer.embed_dim}
         if self.quantizer.kind == "projected_l2":
             q["frozen_codebook_dim"] = self.quantizer.frozen_codebook_dim
+        if self.quantizer.groups is not None:
+            q["groups"] = self.quantizer.groups
         ed = self.encoder_decoder
+        # Optional keys are written only when set, so the other families' files do not change.
+        e = {"ch": ed.ch, "ch_mult": list(ed.ch_mult)}
+        if ed.num_res_blocks is not None:
+            e["num_res_blocks"] = ed.num_res_blocks
+        for k in ("encoder_blocks", "decoder_blocks"):
+            if getattr(ed, k) is not None:
+                e[k] = list(getattr(ed, k))
+        e.update({"attn_resolutions": list(ed.attn_resolutions), "resolution": ed.resolution,
+                  "z_channels": ed.z_channels, "in_channels": ed.in_channels,
+                  "out_channels": ed.out_channels, "attention_placement": ed.attention_placement})
+        for k in ("mid_attention", "adaptive_norm", "depth_to_space"):
+            if getattr(ed, k) is not None:
+                e[k] = getattr(ed, k)
+        e.update({"norm_groups": ed.norm_groups, "norm_eps": ed.norm_eps})
         return {
             "schema_version": self.schema_version, "name": self.name, "family": self.family,
-            "encoder_decoder": {
-                "ch": ed.ch, "ch_mult": list(ed.ch_mult), "num_res_blocks": ed.num_res_blocks,
-                "attn_resolutions": list(ed.attn_resolutions), "resolution": ed.resolution,
-                "z_channels": ed.z_channels, "in_channels": ed.in_channels,
-                "out_channels": ed.out_channels, "attention_placement": ed.attention_placement,
-                "norm_groups": ed.norm_groups, "norm_eps": ed.norm_eps},
+            "encoder_decoder": e,
             "quantizer": q,
             "preprocessing": {"resolution": self.preprocessing.resolution,
                               "interpolation": self.preprocessing.interpolation},
@@ -147,11 +172,35 @@ class ModelConfig:
             raise ValueError(f"attention_placement {ed.attention_placement!r} not in {PLACEMENTS}")
         if q.kind == "projected_l2" and not q.frozen_codebook_dim:
             raise ValueError("projected_l2 needs quantizer.frozen_codebook_dim")
+        if (self.family == "gsq") != (q.kind == "grouped_spherical"):
+            raise ValueError(f"family {self.family!r} with quantizer.kind {q.kind!r}: gsq goes "
+                             "with grouped_spherical and only with it")
+        if self.family == "gsq":
+            self._validate_gsq()
+        elif ed.num_res_blocks is None:
+            raise ValueError(f"family {self.family!r} needs encoder_decoder.num_res_blocks")
         for m in ed.ch_mult:
             if (ed.ch * m) % ed.norm_groups:
                 raise ValueError(f"channels {ed.ch * m} not divisible by norm_groups {ed.norm_groups}")
         if self.preprocessing.interpolation not in ("bilinear", "bicubic"):
             raise ValueError(f"interpolation {self.preprocessing.interpolation!r}")
+
+    def _validate_gsq(self) -> None:
+        ed, q = self.encoder_decoder, self.quantizer
+        levels = len(ed.ch_mult)
+        for k in ("encoder_blocks", "decoder_blocks"):
+            v = getattr(ed, k)
+            if v is None or len(v) != levels + 1:
+                raise ValueError(f"gsq needs encoder_decoder.{k} with {levels + 1} entries")
+        for k in ("mid_attention", "adaptive_norm", "depth_to_space"):
+            if not isinstance(getattr(ed, k), bool):
+                raise ValueError(f"gsq needs encoder_decoder.{k} (true or false)")
+        if ed.attention_placement != "downsample_factor":
+            raise ValueError("gsq needs attention_placement downsample_factor")
+        if not q.groups or q.embed_dim % q.groups:
+            raise ValueError(f"grouped_spherical: embed_dim {q.embed_dim} not divisible by groups {q.groups}")
+        if q.embed_dim != ed.z_channels:
+            raise ValueError(f"gsq has no quant_conv: embed_dim {q.embed_dim} must equal z_channels {ed.z_channels}")
 
     @property
     def downsample_factor(self) -> int:
@@ -166,8 +215,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 from vqtok_ref_layers import (  # noqa: E402,F401  (re-exported: vqtok_ref is the public module)
-    AttnBlock, Decoder, Downsample, Encoder, ResnetBlock, Upsample, _Codebook, normalize, swish,
+    AttnBlock, Decoder, Downsample, Encoder, ResnetBlock, Upsample, _Codebook, normalize, relative_gaps, swish,
 )
+from vqtok_ref_gsq import GSQTokenizer  # noqa: E402,F401  (family gsq)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,25 +310,14 @@ class VQTokenizer(nn.Module):
         return self.decoder(self.post_quant_conv(self.embed_ids(ids)))
 
 
-def relative_gaps(zf: torch.Tensor, cb: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """(second-best − best) / max(|best|, 1e-12) of d = ‖z‖² + ‖c‖² − 2 z·c, all in float64."""
-    cb64 = cb.double()
-    cn = torch.sum(cb64 ** 2, dim=1)
-    out = []
-    for s in range(0, zf.shape[0], chunk):
-        z64 = zf[s:s + chunk].double()
-        d = torch.sum(z64 ** 2, dim=1, keepdim=True) + cn - 2 * (z64 @ cb64.t())
-        two = torch.topk(d, 2, dim=1, largest=False).values
-        best, second = two[:, 0], two[:, 1]
-        out.append((second - best) / torch.clamp(best.abs(), min=1e-12))
-    return torch.cat(out).float()
-
-
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
 
-def build(cfg: ModelConfig) -> VQTokenizer:
+def build(cfg: ModelConfig):
+    """A VQTokenizer, or for family gsq a GSQTokenizer (same interface, ids [B,h,w,G])."""
+    if cfg.family == "gsq":
+        return GSQTokenizer(cfg).eval()
     return VQTokenizer(cfg).eval()
 
 
@@ -308,7 +347,7 @@ def taming_to_llamagen_key(name: str, num_levels: int) -> str:
     return name
 
 
-def load_model(model_dir: str) -> VQTokenizer:
+def load_model(model_dir: str):
     """Build from ``config.json`` and load ``model.safetensors`` with strict name/shape checks."""
     from safetensors.torch import load_file
     cfg = ModelConfig.load(os.path.join(model_dir, "config.json"))
@@ -321,7 +360,7 @@ def load_model(model_dir: str) -> VQTokenizer:
     return model
 
 
-def save_model(model: VQTokenizer, model_dir: str, dtype: str = "F32") -> None:
+def save_model(model, model_dir: str, dtype: str = "F32") -> None:
     """Write config.json and model.safetensors (F32, or F16/BF16 if asked) under upstream names."""
     from safetensors.torch import save_file
     os.makedirs(model_dir, exist_ok=True)
@@ -381,14 +420,15 @@ def postprocess(x: torch.Tensor) -> np.ndarray:
 # CLI
 # --------------------------------------------------------------------------------------------
 
-def _load_ids(path: str) -> torch.Tensor:
+def _load_ids(path: str, grid_ndim: int = 2) -> torch.Tensor:
+    """ids of one image ([h,w], or [h,w,G] for gsq: grid_ndim 3) or of a batch of them."""
     if path.endswith(".json"):
         with open(path) as f:
             d = json.load(f)
         a = np.asarray(d["ids"], dtype=np.int64).reshape([-1] + list(d["shape"]))
     else:
         a = np.load(path).astype(np.int64)
-    if a.ndim == 2:
+    if a.ndim == grid_ndim:
         a = a[None]
     return torch.from_numpy(a)
 
@@ -404,11 +444,11 @@ def main(argv=None) -> int:
     pi.add_argument("--model", required=True)
     pe = sub.add_parser("encode")
     pe.add_argument("--model", required=True)
-    pe.add_argument("--npy", help="write ids [N,h,w] int64 here instead of printing JSON")
+    pe.add_argument("--npy", help="write ids [N,h,w] (gsq: [N,h,w,G]) int64 here instead of printing JSON")
     pe.add_argument("images", nargs="+")
     pd = sub.add_parser("decode")
     pd.add_argument("--model", required=True)
-    pd.add_argument("ids", help=".npy ([h,w] or [N,h,w]) or vqtok JSON")
+    pd.add_argument("ids", help=".npy ([h,w] or [N,h,w]; gsq: [h,w,G] or [N,h,w,G]) or vqtok JSON")
     pd.add_argument("-o", "--output", required=True, help="PNG path; with N>1 images, _i is appended")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -417,9 +457,12 @@ def main(argv=None) -> int:
     if a.cmd == "inspect":
         n = sum(t.numel() for t in model.state_dict().values())
         g = cfg.preprocessing.resolution // cfg.downsample_factor
-        print(json.dumps({"name": cfg.name, "family": cfg.family, "quantizer": cfg.quantizer.kind,
-                          "grid": [g, g], "codebook_size": cfg.quantizer.codebook_size,
-                          "embed_dim": cfg.quantizer.embed_dim, "parameters": n}, indent=2))
+        info = {"name": cfg.name, "family": cfg.family, "quantizer": cfg.quantizer.kind,
+                "grid": [g, g], "codebook_size": cfg.quantizer.codebook_size,
+                "embed_dim": cfg.quantizer.embed_dim, "parameters": n}
+        if cfg.quantizer.groups is not None:
+            info["groups"] = cfg.quantizer.groups
+        print(json.dumps(info, indent=2))
         return 0
     if a.cmd == "encode":
         s = cfg.preprocessing.resolution
@@ -436,7 +479,7 @@ def main(argv=None) -> int:
                                   "ids": grid.flatten().tolist()}))
         print(f"encode: {len(a.images)} image(s) in {dt * 1000:.1f} ms", file=__import__("sys").stderr)
         return 0
-    ids = _load_ids(a.ids)
+    ids = _load_ids(a.ids, 3 if cfg.family == "gsq" else 2)
     imgs = postprocess(model.decode(ids))
     for i, im in enumerate(imgs):
         out = a.output if len(imgs) == 1 else f"{os.path.splitext(a.output)[0]}_{i}{os.path.splitext(a.output)[1]}"

@@ -238,3 +238,17 @@ class _Codebook(nn.Module):
     def __init__(self, n: int, e: int):
         super().__init__()
         self.embedding = nn.Embedding(n, e)
+
+
+def relative_gaps(zf: torch.Tensor, cb: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """(second-best − best) / max(|best|, 1e-12) of d = ‖z‖² + ‖c‖² − 2 z·c, all in float64."""
+    cb64 = cb.double()
+    cn = torch.sum(cb64 ** 2, dim=1)
+    out = []
+    for s in range(0, zf.shape[0], chunk):
+        z64 = zf[s:s + chunk].double()
+        d = torch.sum(z64 ** 2, dim=1, keepdim=True) + cn - 2 * (z64 @ cb64.t())
+        two = torch.topk(d, 2, dim=1, largest=False).values
+        best, second = two[:, 0], two[:, 1]
+        out.append((second - best) / torch.clamp(best.abs(), min=1e-12))
+    return torch.cat(out).float()

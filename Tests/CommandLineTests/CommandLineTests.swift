@@ -24,6 +24,30 @@ import Testing
         #expect(differing == 0, "\(differing) of \(ids.count) ids differ from the reference")
     }
 
+    /// GSQ's grids carry its 4 ids per position as a last axis, into the .npy and back out of it:
+    /// the reference ids decode to a PNG of the reference reconstruction (to 8 bits).
+    @Test func gsqIdsHaveAGroupAxisBothWays() throws {
+        let modelDir = Self.fixtures.appendingPathComponent("models/tiny-gsq-f8")
+        let out = temporaryFile("ids.npy")
+        let run = try vqtok(["encode", "--model", modelDir.path, "--format", "npy", "-o", out.path] + Self.photos)
+        #expect(run.status == 0, "\(run.stderr)")
+        let (shape, ids) = try readUInt16Npy(Data(contentsOf: out))
+        #expect(shape == [4, 32, 32, 4])
+        let expected = try SafeTensors.load(contentsOf: modelDir.appendingPathComponent("expected.safetensors"))
+        let reference = try #require(expected.integerTensor("ids")).values.map(Int.init)
+        let differing = zip(ids, reference).filter { $0 != $1 }.count
+        #expect(differing <= 2, "\(differing) of \(ids.count) ids differ from the reference (near ties allowed)")
+        let inspect = try vqtok(["inspect", modelDir.path])
+        #expect(inspect.stdout.contains("32 × 32 × 4 (ids per position)"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("4096 × 4"), "\(inspect.stdout)")
+        let png = temporaryFile("out.png")
+        let decode = try vqtok(["decode", "--model", modelDir.path, out.path, "-o", png.path])
+        #expect(decode.status == 0, "\(decode.stderr)")
+        // A batch of four grids writes out-0.png ... out-3.png.
+        let first = png.deletingPathExtension().path + "-0.png"
+        #expect((try Data(contentsOf: URL(fileURLWithPath: first))).starts(with: [0x89, 0x50, 0x4E, 0x47]))
+    }
+
     @Test func encodePrintsOneJSONGridPerImage() throws {
         let modelDir = Self.fixtures.appendingPathComponent("models/tiny-taming-f16").path
         let run = try vqtok(["encode", "--model", modelDir, Self.photos[0], Self.photos[1]])

@@ -13,7 +13,10 @@ import TestSupport
         .appendingPathComponent("Fixtures").appendingPathComponent("models")
 
     /// Named, not discovered: a missing fixture fails instead of silently testing nothing.
-    static let models = ["tiny-taming-f16", "tiny-vqganlc-f16", "tiny-llamagen-f16"]
+    static let models = ["tiny-taming-f16", "tiny-vqganlc-f16", "tiny-llamagen-f16", "tiny-gsq-f8", "tiny-gsq-f8-plain"]
+
+    /// Fixtures made from fewer than the four photos (to keep the repository small).
+    static let photos = ["tiny-gsq-f8-plain": 2]
 
     /// Reference best-vs-second-best relative gap below which either id is right.
     static let nearTie: Float = 1e-5
@@ -22,15 +25,21 @@ import TestSupport
         let inputs, latents, gaps, reconstruction: Tensor
         let ids: TokenGrid
 
-        init(_ url: URL) throws {
+        /// The shapes follow `config`: photos at its resolution (the first `photos` of
+        /// Tests/Fixtures/photos), a grid of resolution / f per side with the quantizer's ids
+        /// per position.
+        init(_ url: URL, config: ModelConfig, photos batch: Int) throws {
             let set = try SafeTensors.load(contentsOf: url)
-            inputs = try set.require("inputs", shape: [4, 3, 256, 256])
-            let e = set["latents"]?.shape[1] ?? 0
-            latents = try set.require("latents", shape: [4, e, 16, 16])
-            gaps = try set.require("gaps", shape: [4, 16, 16])
-            reconstruction = try set.require("reconstruction", shape: [4, 3, 256, 256])
-            let ids = try set.requireIntegers("ids", shape: [4, 16, 16])
-            self.ids = TokenGrid(batch: 4, height: 16, width: 16, ids: ids.values.map { Int32($0) })
+            let (side, e) = (config.preprocessing.resolution, config.quantizer.embedDim)
+            let (grid, groups) = (side / config.encoderDecoder.downsampleFactor, config.quantizer.idsPerPosition)
+            // The reference gives GSQ's ids a group axis even with one group.
+            let idsShape = [batch, grid, grid] + (config.family == .gsq ? [groups] : [])
+            inputs = try set.require("inputs", shape: [batch, 3, side, side])
+            latents = try set.require("latents", shape: [batch, e, grid, grid])
+            gaps = try set.require("gaps", shape: idsShape)
+            reconstruction = try set.require("reconstruction", shape: [batch, 3, side, side])
+            let ids = try set.requireIntegers("ids", shape: idsShape)
+            self.ids = TokenGrid(batch: batch, height: grid, width: grid, groups: groups, ids: ids.values.map { Int32($0) })
         }
     }
 
@@ -54,7 +63,8 @@ import TestSupport
         let directory = Self.modelsDirectory.appendingPathComponent(model)
         let loaded = try ModelDirectory.load(directory)
         let tokenizer = try VQTokenizer(config: loaded.config, weights: loaded.weights)
-        let expected = try Expected(directory.appendingPathComponent("expected.safetensors"))
+        let expected = try Expected(directory.appendingPathComponent("expected.safetensors"), config: loaded.config,
+                                    photos: Self.photos[model] ?? 4)
         let tokens = expected.ids.ids.count
 
         // Decoder: the reference ids decode to the reference image.
