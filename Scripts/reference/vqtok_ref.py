@@ -95,6 +95,7 @@ class QuantizerConfig:
 class PreprocessingConfig:
     resolution: int
     interpolation: str = "bilinear"
+    shortest_side: Optional[int] = None     # resize the shortest side to this before the crop
 
 
 @dataclass
@@ -151,7 +152,9 @@ class ModelConfig:
             "encoder_decoder": e,
             "quantizer": q,
             "preprocessing": {"resolution": self.preprocessing.resolution,
-                              "interpolation": self.preprocessing.interpolation},
+                              "interpolation": self.preprocessing.interpolation,
+                              **({"shortest_side": self.preprocessing.shortest_side}
+                                 if self.preprocessing.shortest_side is not None else {})},
         }
 
     def save(self, path: str) -> None:
@@ -184,6 +187,9 @@ class ModelConfig:
                 raise ValueError(f"channels {ed.ch * m} not divisible by norm_groups {ed.norm_groups}")
         if self.preprocessing.interpolation not in ("bilinear", "bicubic"):
             raise ValueError(f"interpolation {self.preprocessing.interpolation!r}")
+        side, res = self.preprocessing.shortest_side, self.preprocessing.resolution
+        if side is not None and not res <= side <= 16 * res:
+            raise ValueError(f"preprocessing.shortest_side {side} must be from resolution {res} to 16 times it")
 
     def _validate_gsq(self) -> None:
         ed, q = self.encoder_decoder, self.quantizer
@@ -381,14 +387,15 @@ def resized_size(w: int, h: int, s: int):
     return max(s, (w * s * 2 + h) // (2 * h)), s
 
 
-def preprocess_pil(img, resolution: int, interpolation: str = "bilinear"):
+def preprocess_pil(img, resolution: int, interpolation: str = "bilinear", shortest_side: Optional[int] = None):
     """PIL image → PIL RGB image of resolution×resolution: shortest side resized to ``resolution``
-    with PIL's resampling filter (which antialiases when shrinking), then a center crop at
-    ((W−S)//2, (H−S)//2). No resize when the shortest side already equals ``resolution``."""
+    (or to ``shortest_side``, timm's evaluation resize) with PIL's resampling filter (which
+    antialiases when shrinking), then a center crop at ((W−S)//2, (H−S)//2). No resize when the
+    shortest side already has that size."""
     from PIL import Image
     img = img.convert("RGB")
     w, h = img.size
-    nw, nh = resized_size(w, h, resolution)
+    nw, nh = resized_size(w, h, shortest_side or resolution)
     if (nw, nh) != (w, h):
         resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[interpolation]
         img = img.resize((nw, nh), resample=resample)
@@ -402,9 +409,9 @@ def pixels_to_tensor(rgb_uint8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
 
 
-def preprocess(img, resolution: int, interpolation: str = "bilinear") -> torch.Tensor:
+def preprocess(img, resolution: int, interpolation: str = "bilinear", shortest_side: Optional[int] = None) -> torch.Tensor:
     """PIL image → float32 [3, S, S] in [-1, 1]."""
-    return pixels_to_tensor(np.asarray(preprocess_pil(img, resolution, interpolation), dtype=np.uint8))
+    return pixels_to_tensor(np.asarray(preprocess_pil(img, resolution, interpolation, shortest_side), dtype=np.uint8))
 
 
 def postprocess(x: torch.Tensor) -> np.ndarray:
@@ -466,7 +473,8 @@ def main(argv=None) -> int:
         return 0
     if a.cmd == "encode":
         s = cfg.preprocessing.resolution
-        x = torch.stack([preprocess(Image.open(f), s, cfg.preprocessing.interpolation) for f in a.images])
+        x = torch.stack([preprocess(Image.open(f), s, cfg.preprocessing.interpolation, cfg.preprocessing.shortest_side)
+                         for f in a.images])
         t0 = time.perf_counter()
         _, ids, _ = model.encode(x)
         dt = time.perf_counter() - t0

@@ -139,6 +139,9 @@ extension ModelConfig {
         guard p.resolution > 0, p.resolution % factor == 0 else {
             throw fail("preprocessing.resolution \(p.resolution) must be positive and divisible by the downsampling factor \(factor)")
         }
+        if let side = p.shortestSide, !(p.resolution...(16 * p.resolution)).contains(side) {
+            throw fail("preprocessing.shortest_side \(side) must be from resolution \(p.resolution) to 16 times it")
+        }
     }
 
     /// The block counts and switches of the two encoder/decoder styles: each family names its

@@ -166,17 +166,25 @@ public struct PreprocessingConfig: Codable, Sendable, Equatable {
     /// Side of the square the image is brought to (shortest side resized, then center crop).
     public var resolution: Int
     public var interpolation: Interpolation
+    /// What the shortest side is resized to before the center `resolution` crop, when larger
+    /// than `resolution` (timm's evaluation resize, e.g. 292 = ⌊256 / 0.875⌋ for GSQ); nil:
+    /// `resolution`.
+    public var shortestSide: Int?
 
     public enum Interpolation: String, Codable, Sendable {
         case bilinear, bicubic
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case resolution, interpolation
+        case resolution, interpolation, shortestSide = "shortest_side"
     }
 
-    public init(resolution: Int, interpolation: Interpolation = .bilinear) {
+    public init(resolution: Int, interpolation: Interpolation = .bilinear, shortestSide: Int? = nil) {
         self.resolution = resolution
         self.interpolation = interpolation
+        self.shortestSide = shortestSide
     }
+
+    /// The side the shortest side is resized to before the center crop.
+    public var resizedSide: Int { shortestSide ?? resolution }
 }

@@ -43,12 +43,14 @@ extension RGBImage {
     }
 
     /// taming / VQGAN-LC evaluation preprocessing: shortest side to `size`, then a centered
-    /// `size` x `size` crop.
+    /// `size` x `size` crop; or, as timm evaluates (GSQ), shortest side to a larger
+    /// `shortestSide` first.
     /// Only the cropped window is computed (identical to resizing the whole image, then
     /// cropping), so an extreme aspect ratio costs no more than a square image.
-    public func resizeShortestSideAndCenterCrop(to size: Int,
+    public func resizeShortestSideAndCenterCrop(to size: Int, shortestSide: Int? = nil,
                                                 filter: ResampleFilter = .bilinear) -> RGBImage {
-        let target = ImageGeometry.shortestSideSize(width: width, height: height, to: size)
+        precondition((shortestSide ?? size) >= size, "crop \(size) from a shortest side of \(shortestSide ?? size)")
+        let target = ImageGeometry.shortestSideSize(width: width, height: height, to: shortestSide ?? size)
         return resizeWholeAndCenterCrop(width: target.width, height: target.height,
                                         size: size, filter: filter)
     }

@@ -33,7 +33,8 @@ struct EncodeCommand: ParsableCommand {
         let inputs = try images.map { path in
             // The model's own preprocessing: shortest side to its resolution, center crop.
             try ImageCodec.decode(readFile(path))
-                .resizeShortestSideAndCenterCrop(to: preprocessing.resolution, filter: filter)
+                .resizeShortestSideAndCenterCrop(to: preprocessing.resolution, shortestSide: preprocessing.resizedSide,
+                                                 filter: filter)
         }
         // One batch: the images share the model's input size after preprocessing.
         let grid = loaded.engine.encode(ImageTensor.fromImages(inputs), stages: StageClock())

@@ -56,6 +56,18 @@ func gsqConfig(replacing old: String, with new: String) -> String {
         }
     }
 
+    /// timm's evaluation resize: the shortest side to ⌊256 / 0.875⌋ = 292, then the 256 crop.
+    @Test func shortestSideIsAtLeastTheResolution() throws {
+        let config = try decodeConfig(gsqConfig(replacing: #""interpolation": "bilinear""#,
+                                                with: #""interpolation": "bilinear", "shortest_side": 292"#))
+        #expect(config.preprocessing.resizedSide == 292)
+        #expect(try decodeConfig(gsqConfig).preprocessing.resizedSide == 256)
+        expectCheckpointError("preprocessing.shortest_side 200 must be from resolution 256 to 16 times it") { () throws(CheckpointError) in
+            _ = try decodeConfig(gsqConfig(replacing: #""interpolation": "bilinear""#,
+                                           with: #""interpolation": "bilinear", "shortest_side": 200"#))
+        }
+    }
+
     @Test func theGroupedQuantizerBelongsToGSQAndSplitsTheLatentEvenly() {
         expectCheckpointError("quantizer.groups, a positive divisor of embed_dim 16") { () throws(CheckpointError) in
             _ = try decodeConfig(gsqConfig(replacing: #""groups": 4"#, with: #""groups": 3"#))

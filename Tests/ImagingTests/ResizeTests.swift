@@ -128,6 +128,19 @@ extension ResizeTests {
         }
     }
 
+    /// timm's evaluation (GSQ): the shortest side to 292, then the center 256 square; the same
+    /// pixels as the two steps apart, each of which matches PIL above.
+    func testLargerShortestSideThenCenterCropIsTheTwoStepsApart() throws {
+        let photo = try Fixture.image("chelsea.png")
+        for filter in ResampleFilter.allCases {
+            let ours = photo.resizeShortestSideAndCenterCrop(to: 256, shortestSide: 292, filter: filter)
+            let resized = photo.resizeShortestSide(to: 292, filter: filter)
+            XCTAssertEqual(resized.height, 292)
+            XCTAssertEqual(ours, resized.centerCrop(size: 256), "\(filter)")
+            XCTAssertNotEqual(ours, photo.resizeShortestSideAndCenterCrop(to: 256, filter: filter))
+        }
+    }
+
     func testExtremeAspectRatioCostsOnlyTheCrop() {
         // 1 x 40000 -> shortest side 256 would be 256 x 10240000 (7.8 GB); only 256 x 256 is built.
         var pixels = [UInt8]()

@@ -88,14 +88,15 @@ struct ImageInput {
         case .crop:
             // An extreme aspect ratio makes the resized image before the crop enormous (1x100000
             // to shortest side 256 is 256x25600000): refuse it rather than allocate it.
-            let resized = ImageGeometry.shortestSideSize(width: image.width, height: image.height, to: side)
+            let shortest = config.preprocessing.resizedSide
+            let resized = ImageGeometry.shortestSideSize(width: image.width, height: image.height, to: shortest)
             let (w, overflow) = resized.width.multipliedReportingOverflow(by: resized.height)
-            guard !overflow, w <= max(maxImagePixels, side * side) else {
-                throw .tooLarge("\(label) is \(image.width)x\(image.height); resizing its shortest side to \(side) "
+            guard !overflow, w <= max(maxImagePixels, shortest * shortest) else {
+                throw .tooLarge("\(label) is \(image.width)x\(image.height); resizing its shortest side to \(shortest) "
                     + "would make \(resized.width)x\(resized.height) pixels, over the limit of \(maxImagePixels); "
                     + "use resize=whole")
             }
-            ready = image.resizeShortestSideAndCenterCrop(to: side, filter: filter)
+            ready = image.resizeShortestSideAndCenterCrop(to: side, shortestSide: shortest, filter: filter)
         case .whole:
             ready = image.resizeWhole(width: side, height: side, filter: filter)
         case .none:

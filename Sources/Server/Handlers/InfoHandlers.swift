@@ -22,6 +22,7 @@ enum ModelInfo {
             + "\"id_dtype\":\(JSONText.quoted(IdDType(codebookSize: model.spec.codebookSize).rawValue)),"
             + "\"preprocessing\":{\"resolution\":\(side),"
             + "\"interpolation\":\(JSONText.quoted(config.preprocessing.interpolation.rawValue)),"
+            + (config.preprocessing.shortestSide.map { "\"shortest_side\":\($0)," } ?? "")
             + "\"resize\":\"crop\",\"resize_options\":[\(resizeModes)]},"
             + "\"limits\":{\"max_image_pixels\":\(configuration.maxImagePixels),"
             + "\"max_native_pixels\":\(configuration.maxNativePixels),"

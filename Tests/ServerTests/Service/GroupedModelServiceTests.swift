@@ -51,3 +51,18 @@ import Testing
                       422, "has 2 groups; this model has 3")
     }
 }
+
+/// A model whose preprocessing resizes the shortest side past its resolution before the crop
+/// (timm's evaluation, `shortest_side`): resize=crop takes that path, and the model info says so.
+@Suite struct ShortestSidePreprocessingTests {
+    @Test func cropResizesTheShortestSideToItsOwnSizeFirst() throws {
+        var config = TinyModels.config()
+        config.preprocessing.shortestSide = 20
+        let image = TestImages.rgb(width: 30, height: 24)
+        let input = ImageInput(maxImagePixels: 1 << 20, maxNativePixels: 1 << 20, maxItems: 4)
+        let tensor = try input.preprocess(image, mode: .crop, config: config, label: "x")
+        let expected = image.resizeShortestSide(to: 20).centerCrop(size: 16)
+        #expect(tensor == ImageTensor.fromImage(expected))
+        #expect(tensor != ImageTensor.fromImage(image.resizeShortestSideAndCenterCrop(to: 16)))
+    }
+}
