@@ -82,27 +82,35 @@ def reference_ids(model, x) -> np.ndarray:
 
 
 class TorchCodec:
-    """Encode to ids and decode from ids with the reference model's modules."""
+    """Encode to ids and decode from ids with the reference model's modules. For GSQ (no
+    quant convs), the latent's groups are normalized and matched one by one, and decode embeds
+    the raw rows (ids [B, h, w, G])."""
 
     def __init__(self, model):
         import torch
         self.torch = torch
         self.model = model
+        self.grouped = hasattr(model, "group_vectors")
         with torch.inference_mode():
-            self.cb = model.codebook().float().contiguous()            # P [n, e]
+            self.cb = model.codebook().float().contiguous()            # P [n, e] (GSQ: normalized [n, d])
             self.cbt = self.cb.t().contiguous()                        # [e, n]
             self.cn = (self.cb * self.cb).sum(1).contiguous()          # ‖c‖² [n]
 
     def ids(self, z):
         b, e, h, w = z.shape
-        zf = z.permute(0, 2, 3, 1).reshape(-1, e)
+        zf = self.model.group_vectors(z) if self.grouped else z.permute(0, 2, 3, 1).reshape(-1, e)
         d = self.torch.addmm(self.cn, zf, self.cbt, beta=1, alpha=-2)
-        return self.torch.argmin(d, dim=1).reshape(b, h, w)
+        return self.torch.argmin(d, dim=1).reshape(b, h, w, -1) if self.grouped \
+            else self.torch.argmin(d, dim=1).reshape(b, h, w)
 
     def encode(self, x):
+        if self.grouped:
+            return self.ids(self.model.encoder(x))
         return self.ids(self.model.quant_conv(self.model.encoder(x)))
 
     def decode(self, ids):
+        if self.grouped:
+            return self.model.decoder(self.model.embed_ids(ids))
         q = self.torch.nn.functional.embedding(ids, self.cb).permute(0, 3, 1, 2)
         return self.model.decoder(self.model.post_quant_conv(q))
 
