@@ -30,7 +30,9 @@ struct InspectCommand: ParsableCommand {
             ("quantizer", quantizer.kind.rawValue
                 + (groups > 1 ? " (\(groups) groups of \(quantizer.embedDim / groups) channels, one id each)" : "")),
             ("codebook", codebook),
-            ("input", "\(side) × \(side) RGB, shortest side resized (\(config.preprocessing.interpolation.rawValue)), center crop"),
+            ("input", "\(side) × \(side) RGB, shortest side resized"
+                + (config.preprocessing.shortestSide.map { " to \($0)" } ?? "")
+                + " (\(config.preprocessing.interpolation.rawValue)), center crop"),
             ("token grid", "\(grid) × \(grid)" + (groups > 1 ? " × \(groups) (ids per position)" : "")
                 + " (downsample factor \(tokenizer.downsampleFactor))"),
             ("parameters", "\(tokenizer.parameterCount.formatted()) (\(directory.weights.names.count) tensors in \(directory.weightsFile.lastPathComponent))"),

@@ -42,6 +42,13 @@ func expectMatchesPython(_ file: String, bareTensorName: String? = nil,
         #expect(set["extra.f64"]?.storage == [0.25, Float(-1e-3)])
     }
 
+    /// flex_gen's GSQ checkpoints: the state dict under model_state_dict, next to its config as
+    /// bytes holding a nested pickle (read as inert bytes, never unpickled).
+    @Test func flexGenCheckpointTakesModelStateDict() throws {
+        let set = try expectMatchesPython("flex_gen.pt")
+        #expect(set["0.weight"]?.shape == [4, 3, 3, 3])
+    }
+
     @Test func emaIsPreferredOverModel() throws {
         let set = try expectMatchesPython("ema.pt")
         #expect(set["w"]?.storage == [1, 1])
