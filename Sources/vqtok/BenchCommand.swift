@@ -69,7 +69,7 @@ extension BenchCommand {
         @Option(help: "What to time: encode, decode or both (comma-separated).")
         var what: String = "encode,decode"
 
-        @Option(help: "Writes the ids of the timed encode here (.npy, int32 [B, h, w]).")
+        @Option(help: "Writes the ids of the timed encode here (.npy, int32 [B, h, w], or [B, h, w, g] for g ids per position).")
         var idsOut: String?
 
         @Option(help: "Writes the images of the timed decode here (.npy, float32 [B, 3, H, W] in [-1, 1]).")
