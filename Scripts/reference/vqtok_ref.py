@@ -96,6 +96,7 @@ class PreprocessingConfig:
     resolution: int
     interpolation: str = "bilinear"
     shortest_side: Optional[int] = None     # resize the shortest side to this before the crop
+    center_crop: Optional[str] = None       # "shortest_side" (default) or "adm" (LlamaGen's center_crop_arr)
 
 
 @dataclass
@@ -154,7 +155,9 @@ class ModelConfig:
             "preprocessing": {"resolution": self.preprocessing.resolution,
                               "interpolation": self.preprocessing.interpolation,
                               **({"shortest_side": self.preprocessing.shortest_side}
-                                 if self.preprocessing.shortest_side is not None else {})},
+                                 if self.preprocessing.shortest_side is not None else {}),
+                              **({"center_crop": self.preprocessing.center_crop}
+                                 if self.preprocessing.center_crop is not None else {})},
         }
 
     def save(self, path: str) -> None:
@@ -190,6 +193,10 @@ class ModelConfig:
         side, res = self.preprocessing.shortest_side, self.preprocessing.resolution
         if side is not None and not res <= side <= 16 * res:
             raise ValueError(f"preprocessing.shortest_side {side} must be from resolution {res} to 16 times it")
+        if self.preprocessing.center_crop not in (None, "shortest_side", "adm"):
+            raise ValueError(f"preprocessing.center_crop {self.preprocessing.center_crop!r}")
+        if self.preprocessing.center_crop == "adm" and (self.preprocessing.interpolation != "bicubic" or side is not None):
+            raise ValueError("preprocessing.center_crop adm needs interpolation bicubic and no shortest_side")
 
     def _validate_gsq(self) -> None:
         ed, q = self.encoder_decoder, self.quantizer
@@ -387,13 +394,29 @@ def resized_size(w: int, h: int, s: int):
     return max(s, (w * s * 2 + h) // (2 * h)), s
 
 
-def preprocess_pil(img, resolution: int, interpolation: str = "bilinear", shortest_side: Optional[int] = None):
+def adm_center_crop(img, resolution: int):
+    """LlamaGen's ``center_crop_arr`` (from ADM): BOX halvings while the shortest side is at least
+    twice ``resolution``, BICUBIC so that it equals ``resolution`` (sides rounded half to even),
+    then the center square at ((W−S)//2, (H−S)//2)."""
+    from PIL import Image
+    while min(*img.size) >= 2 * resolution:
+        img = img.resize(tuple(x // 2 for x in img.size), resample=Image.BOX)
+    scale = resolution / min(*img.size)
+    img = img.resize(tuple(round(x * scale) for x in img.size), resample=Image.BICUBIC)
+    left, top = (img.size[0] - resolution) // 2, (img.size[1] - resolution) // 2
+    return img.crop((left, top, left + resolution, top + resolution))
+
+
+def preprocess_pil(img, resolution: int, interpolation: str = "bilinear", shortest_side: Optional[int] = None,
+                   center_crop: Optional[str] = None):
     """PIL image → PIL RGB image of resolution×resolution: shortest side resized to ``resolution``
     (or to ``shortest_side``, timm's evaluation resize) with PIL's resampling filter (which
     antialiases when shrinking), then a center crop at ((W−S)//2, (H−S)//2). No resize when the
-    shortest side already has that size."""
+    shortest side already has that size. ``center_crop="adm"``: ``adm_center_crop`` instead."""
     from PIL import Image
     img = img.convert("RGB")
+    if center_crop == "adm":
+        return adm_center_crop(img, resolution)
     w, h = img.size
     nw, nh = resized_size(w, h, shortest_side or resolution)
     if (nw, nh) != (w, h):
@@ -409,9 +432,11 @@ def pixels_to_tensor(rgb_uint8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
 
 
-def preprocess(img, resolution: int, interpolation: str = "bilinear", shortest_side: Optional[int] = None) -> torch.Tensor:
+def preprocess(img, resolution: int, interpolation: str = "bilinear", shortest_side: Optional[int] = None,
+               center_crop: Optional[str] = None) -> torch.Tensor:
     """PIL image → float32 [3, S, S] in [-1, 1]."""
-    return pixels_to_tensor(np.asarray(preprocess_pil(img, resolution, interpolation, shortest_side), dtype=np.uint8))
+    return pixels_to_tensor(np.asarray(preprocess_pil(img, resolution, interpolation, shortest_side, center_crop),
+                                       dtype=np.uint8))
 
 
 def postprocess(x: torch.Tensor) -> np.ndarray:
@@ -473,8 +498,8 @@ def main(argv=None) -> int:
         return 0
     if a.cmd == "encode":
         s = cfg.preprocessing.resolution
-        x = torch.stack([preprocess(Image.open(f), s, cfg.preprocessing.interpolation, cfg.preprocessing.shortest_side)
-                         for f in a.images])
+        p = cfg.preprocessing
+        x = torch.stack([preprocess(Image.open(f), s, p.interpolation, p.shortest_side, p.center_crop) for f in a.images])
         t0 = time.perf_counter()
         _, ids, _ = model.encode(x)
         dt = time.perf_counter() - t0

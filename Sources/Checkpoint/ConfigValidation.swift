@@ -142,6 +142,12 @@ extension ModelConfig {
         if let side = p.shortestSide, !(p.resolution...(16 * p.resolution)).contains(side) {
             throw fail("preprocessing.shortest_side \(side) must be from resolution \(p.resolution) to 16 times it")
         }
+        if p.centerCrop == .adm {
+            // ADM's crop always ends in a bicubic resize to the resolution itself.
+            guard p.interpolation == .bicubic, p.shortestSide == nil else {
+                throw fail("preprocessing.center_crop adm resizes with bicubic to the resolution: it needs interpolation bicubic and no shortest_side")
+            }
+        }
     }
 
     /// The block counts and switches of the two encoder/decoder styles: each family names its

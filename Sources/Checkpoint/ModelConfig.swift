@@ -170,19 +170,31 @@ public struct PreprocessingConfig: Codable, Sendable, Equatable {
     /// than `resolution` (timm's evaluation resize, e.g. 292 = ⌊256 / 0.875⌋ for GSQ); nil:
     /// `resolution`.
     public var shortestSide: Int?
+    /// How the square is cut (default `.shortestSide`).
+    public var centerCrop: CenterCrop?
+
+    public enum CenterCrop: String, Codable, Sendable {
+        /// The shortest side resized (to `shortestSide` or `resolution`), then the center square.
+        case shortestSide = "shortest_side"
+        /// LlamaGen's `center_crop_arr` (from ADM): box-filter halvings while the shortest side
+        /// is at least twice the resolution, bicubic to the resolution, then the center square.
+        case adm
+    }
 
     public enum Interpolation: String, Codable, Sendable {
         case bilinear, bicubic
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case resolution, interpolation, shortestSide = "shortest_side"
+        case resolution, interpolation, shortestSide = "shortest_side", centerCrop = "center_crop"
     }
 
-    public init(resolution: Int, interpolation: Interpolation = .bilinear, shortestSide: Int? = nil) {
+    public init(resolution: Int, interpolation: Interpolation = .bilinear, shortestSide: Int? = nil,
+                centerCrop: CenterCrop? = nil) {
         self.resolution = resolution
         self.interpolation = interpolation
         self.shortestSide = shortestSide
+        self.centerCrop = centerCrop
     }
 
     /// The side the shortest side is resized to before the center crop.

@@ -29,12 +29,9 @@ struct EncodeCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel.load(from: URL(fileURLWithPath: model))
         let preprocessing = loaded.engine.config.preprocessing
-        let filter: ResampleFilter = preprocessing.interpolation == .bicubic ? .bicubic : .bilinear
         let inputs = try images.map { path in
-            // The model's own preprocessing: shortest side to its resolution, center crop.
-            try ImageCodec.decode(readFile(path))
-                .resizeShortestSideAndCenterCrop(to: preprocessing.resolution, shortestSide: preprocessing.resizedSide,
-                                                 filter: filter)
+            // The model's own preprocessing, as the service's resize=crop.
+            try ImageCodec.decode(readFile(path)).modelCenterCrop(preprocessing)
         }
         // One batch: the images share the model's input size after preprocessing.
         let grid = loaded.engine.encode(ImageTensor.fromImages(inputs), stages: StageClock())

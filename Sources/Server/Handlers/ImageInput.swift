@@ -80,6 +80,9 @@ struct ImageInput {
     }
 
     /// The network input for `image`: [1, 3, H, W] in [-1, 1].
+    ///
+    /// resize=crop is the model's own preprocessing (`RGBImage.modelCenterCrop`); the pixel
+    /// guard below reads its shortest-side resize, which ADM's halvings only make smaller.
     func preprocess(_ image: RGBImage, mode: ResizeMode, config: ModelConfig, label: String) throws(ServiceError) -> Tensor {
         let side = config.preprocessing.resolution
         let filter = ResampleFilter(rawValue: config.preprocessing.interpolation.rawValue) ?? .bilinear
@@ -96,7 +99,7 @@ struct ImageInput {
                     + "would make \(resized.width)x\(resized.height) pixels, over the limit of \(maxImagePixels); "
                     + "use resize=whole")
             }
-            ready = image.resizeShortestSideAndCenterCrop(to: side, shortestSide: shortest, filter: filter)
+            ready = image.modelCenterCrop(config.preprocessing)
         case .whole:
             ready = image.resizeWhole(width: side, height: side, filter: filter)
         case .none:
@@ -112,5 +115,20 @@ struct ImageInput {
             ready = image.centerCropToMultiple(of: f)
         }
         return ImageTensor.fromImage(ready)
+    }
+}
+
+extension RGBImage {
+    /// The model's square input (`PreprocessingConfig`): the shortest side resized then the
+    /// center crop, or LlamaGen's ADM crop. The service's resize=crop and `vqtok encode` use it.
+    public func modelCenterCrop(_ preprocessing: PreprocessingConfig) -> RGBImage {
+        let side = preprocessing.resolution
+        switch preprocessing.centerCrop ?? .shortestSide {
+        case .adm:
+            return admCenterCrop(size: side)
+        case .shortestSide:
+            let filter = ResampleFilter(rawValue: preprocessing.interpolation.rawValue) ?? .bilinear
+            return resizeShortestSideAndCenterCrop(to: side, shortestSide: preprocessing.resizedSide, filter: filter)
+        }
     }
 }

@@ -23,6 +23,7 @@ enum ModelInfo {
             + "\"preprocessing\":{\"resolution\":\(side),"
             + "\"interpolation\":\(JSONText.quoted(config.preprocessing.interpolation.rawValue)),"
             + (config.preprocessing.shortestSide.map { "\"shortest_side\":\($0)," } ?? "")
+            + (config.preprocessing.centerCrop.map { "\"center_crop\":\(JSONText.quoted($0.rawValue))," } ?? "")
             + "\"resize\":\"crop\",\"resize_options\":[\(resizeModes)]},"
             + "\"limits\":{\"max_image_pixels\":\(configuration.maxImagePixels),"
             + "\"max_native_pixels\":\(configuration.maxNativePixels),"
