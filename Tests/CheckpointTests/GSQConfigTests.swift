@@ -68,20 +68,6 @@ func gsqConfig(replacing old: String, with new: String) -> String {
         }
     }
 
-    /// LlamaGen's ADM crop ends in a bicubic resize to the resolution: nothing else to configure.
-    @Test func admCenterCropIsBicubicToTheResolution() throws {
-        let adm = exampleConfig(replacing: #""interpolation": "bilinear""#, with: #""interpolation": "bicubic", "center_crop": "adm""#)
-        #expect(try decodeConfig(adm).preprocessing.centerCrop == .adm)
-        expectCheckpointError("center_crop adm resizes with bicubic to the resolution") { () throws(CheckpointError) in
-            _ = try decodeConfig(exampleConfig(replacing: #""interpolation": "bilinear""#,
-                                               with: #""interpolation": "bilinear", "center_crop": "adm""#))
-        }
-        expectCheckpointError("preprocessing.center_crop") { () throws(CheckpointError) in
-            _ = try decodeConfig(exampleConfig(replacing: #""interpolation": "bilinear""#,
-                                               with: #""interpolation": "bicubic", "center_crop": "box""#))
-        }
-    }
-
     @Test func theGroupedQuantizerBelongsToGSQAndSplitsTheLatentEvenly() {
         expectCheckpointError("quantizer.groups, a positive divisor of embed_dim 16") { () throws(CheckpointError) in
             _ = try decodeConfig(gsqConfig(replacing: #""groups": 4"#, with: #""groups": 3"#))

@@ -84,6 +84,20 @@ func exampleConfig(replacing old: String, with new: String) -> String {
         }
     }
 
+    /// LlamaGen's ADM crop ends in a bicubic resize to the resolution: nothing else to configure.
+    @Test func admCenterCropIsBicubicToTheResolution() throws {
+        let adm = exampleConfig(replacing: #""interpolation": "bilinear""#, with: #""interpolation": "bicubic", "center_crop": "adm""#)
+        #expect(try decodeConfig(adm).preprocessing.centerCrop == .adm)
+        expectCheckpointError("center_crop adm resizes with bicubic to the resolution") { () throws(CheckpointError) in
+            _ = try decodeConfig(exampleConfig(replacing: #""interpolation": "bilinear""#,
+                                               with: #""interpolation": "bilinear", "center_crop": "adm""#))
+        }
+        expectCheckpointError("preprocessing.center_crop") { () throws(CheckpointError) in
+            _ = try decodeConfig(exampleConfig(replacing: #""interpolation": "bilinear""#,
+                                               with: #""interpolation": "bicubic", "center_crop": "box""#))
+        }
+    }
+
     @Test func crossFieldRules() {
         expectCheckpointError("projected_l2 needs quantizer.frozen_codebook_dim") { () throws(CheckpointError) in
             _ = try decodeConfig(exampleConfig(replacing: #", "frozen_codebook_dim": 64"#, with: ""))

@@ -1,4 +1,3 @@
-import Checkpoint
 import Imaging
 import Testing
 @testable import Server
@@ -50,33 +49,5 @@ import Testing
         h.expectError(await h.send("POST", "/v1/models/tiny/decode", headers: ["content-type": "application/json"],
                                    body: Array(#"{"shape": [1, 1, 2], "ids": [0, 0]}"#.utf8)),
                       422, "has 2 groups; this model has 3")
-    }
-}
-
-/// A model whose preprocessing resizes the shortest side past its resolution before the crop
-/// (timm's evaluation, `shortest_side`): resize=crop takes that path, and the model info says so.
-@Suite struct ShortestSidePreprocessingTests {
-    @Test func cropResizesTheShortestSideToItsOwnSizeFirst() throws {
-        var config = TinyModels.config()
-        config.preprocessing.shortestSide = 20
-        let image = TestImages.rgb(width: 30, height: 24)
-        let input = ImageInput(maxImagePixels: 1 << 20, maxNativePixels: 1 << 20, maxItems: 4)
-        let tensor = try input.preprocess(image, mode: .crop, config: config, label: "x")
-        let expected = image.resizeShortestSide(to: 20).centerCrop(size: 16)
-        #expect(tensor == ImageTensor.fromImage(expected))
-        #expect(tensor != ImageTensor.fromImage(image.resizeShortestSideAndCenterCrop(to: 16)))
-    }
-
-    /// LlamaGen's ADM crop (box halvings, then bicubic): resize=crop takes it when the model says so.
-    @Test func cropTakesTheADMCropWhenTheModelSaysSo() throws {
-        var config = TinyModels.config()
-        config.preprocessing = PreprocessingConfig(resolution: 16, interpolation: .bicubic, centerCrop: .adm)
-        let image = TestImages.rgb(width: 70, height: 40)
-        let input = ImageInput(maxImagePixels: 1 << 20, maxNativePixels: 1 << 20, maxItems: 4)
-        let tensor = try input.preprocess(image, mode: .crop, config: config, label: "x")
-        #expect(tensor == ImageTensor.fromImage(image.admCenterCrop(size: 16)))
-        config.preprocessing.centerCrop = nil
-        #expect(try input.preprocess(image, mode: .crop, config: config, label: "x")
-                != ImageTensor.fromImage(image.admCenterCrop(size: 16)))
     }
 }
