@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from vqtok_ref_layers import relative_gaps
 
 if TYPE_CHECKING:
-    from vqtok_ref import EncoderDecoderConfig, ModelConfig
+    from vqtok_ref_config import EncoderDecoderConfig, ModelConfig
 
 # Upstream hard-codes these: attention and adaptive norms use eps 1e-6 whatever the blocks use.
 ATTENTION_EPS = 1e-6

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 if TYPE_CHECKING:
-    from vqtok_ref import EncoderDecoderConfig
+    from vqtok_ref_config import EncoderDecoderConfig
 
 def swish(x: torch.Tensor) -> torch.Tensor:
     return x * torch.sigmoid(x)
