@@ -325,7 +325,8 @@ private struct LeafScorer {
 /// its values and the lowest id (`ids`, one per score row) among the rows holding it, folded
 /// into the best of row rowOffset + rows[k] (a smaller distance, or an equal one with a lower
 /// id). NaN never wins; a column of +inf competes with its +inf of lowest id. Most columns
-/// hold nothing better than their best so far: only the others are read a second time.
+/// hold nothing better than their best so far: only the others are read a second time, alone
+/// or, when more than two of 8 are, all 8 in one pass down the rows.
 @inline(__always)
 private func foldColumnArgmin(_ scores: UnsafePointer<Float>, codes: Int, queries: Int, ldc: Int,
                               ids: UnsafePointer<Int32>, rows: UnsafePointer<Int32>, into sink: BestSink, rowOffset: Int) {
@@ -347,13 +348,31 @@ private func foldColumnArgmin(_ scores: UnsafePointer<Float>, codes: Int, querie
             even.replace(with: d0, where: d0 .< even)
         }
         let minimum = even.replacing(with: odd, where: odd .< even)
-        // Few columns beat their best: each that may is searched alone for its first minimum.
-        for j in 0..<min(8, queries - lane) {
+        // The columns that may beat their best need the lowest id among their minimum's rows.
+        var needed: UInt8 = 0
+        for j in 0..<min(8, queries - lane) where minimum[j] <= sink.distance[rowOffset + Int(rows[lane + j])] {
+            needed |= 1 << j
+        }
+        guard needed != 0 else { continue }
+        // Usually few do (a column alone reads its rows at a stride); when most do, as against
+        // a query's first leaf, one pass down the rows serves all 8 lanes.
+        var lowest = SIMD8<Int32>(repeating: .max)
+        if needed.nonzeroBitCount > 2 {
+            row = UnsafeRawPointer(scores + lane)
+            for t in 0..<codes {
+                let id = SIMD8<Int32>(repeating: ids[t])
+                lowest.replace(with: id, where: (row.loadUnaligned(as: Lanes.self) .== minimum) .& (id .< lowest))
+                row += step
+            }
+        } else {
+            for j in 0..<8 where needed & (1 << j) != 0 {
+                let column = scores + lane + j
+                for t in 0..<codes where column[t * ldc] == minimum[j] && ids[t] < lowest[j] { lowest[j] = ids[t] }
+            }
+        }
+        for j in 0..<8 where needed & (1 << j) != 0 {
             let target = rowOffset + Int(rows[lane + j])
-            guard minimum[j] <= sink.distance[target] else { continue }
-            let column = scores + lane + j
-            var id = Int32.max
-            for t in 0..<codes where column[t * ldc] == minimum[j] && ids[t] < id { id = ids[t] }
+            let id = lowest[j]
             if id != .max && (minimum[j] < sink.distance[target] || id < sink.id[target]) {
                 (sink.distance[target], sink.id[target]) = (minimum[j], id)
             }
