@@ -133,13 +133,22 @@ struct CodebookIndex: Sendable {
         self.maximumSquaredNorm = squaredNorms.max() ?? 0
     }
 
-    /// The leaf (0..<leafCount) a point falls in when it walks down the splits.
-    func homeLeaf(of point: UnsafePointer<Float>) -> Int {
-        var node = 0
-        while node < firstLeaf {
-            node = point[splitDimension[node]] < splitValue[node] ? 2 * node + 1 : 2 * node + 2
+    /// The leaf (0..<leafCount) each of `count` points ([count, dim]) falls in when it walks
+    /// down the splits.
+    func homeLeaves(of points: UnsafePointer<Float>, count: Int) -> [Int] {
+        let firstLeaf = firstLeaf
+        return splitDimension.withUnsafeBufferPointer { dimension in
+            splitValue.withUnsafeBufferPointer { value in
+                (0..<count).map { i in
+                    let point = points + i * dim
+                    var node = 0
+                    while node < firstLeaf {
+                        node = point[dimension[node]] < value[node] ? 2 * node + 1 : 2 * node + 2
+                    }
+                    return node - firstLeaf
+                }
+            }
         }
-        return node - firstLeaf
     }
 }
 

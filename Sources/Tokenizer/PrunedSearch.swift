@@ -230,14 +230,9 @@ private struct QueryPlan: Sendable {
 
     init(_ index: CodebookIndex, _ queries: [Float], count: Int) {
         let dim = index.dim
-        var homeOfQuery = [Int](repeating: 0, count: count)
+        let homeOfQuery = queries.withUnsafeBufferPointer { index.homeLeaves(of: $0.baseAddress!, count: count) }
         var firstOfLeaf = [Int](repeating: 0, count: index.leafCount + 1)
-        queries.withUnsafeBufferPointer { q in
-            for i in 0..<count {
-                homeOfQuery[i] = index.homeLeaf(of: q.baseAddress! + i * dim)
-                firstOfLeaf[homeOfQuery[i] + 1] += 1
-            }
-        }
+        for home in homeOfQuery { firstOfLeaf[home + 1] += 1 }
         for leaf in 0..<index.leafCount { firstOfLeaf[leaf + 1] += firstOfLeaf[leaf] }
         var order = [Int32](repeating: 0, count: count)
         var next = firstOfLeaf
