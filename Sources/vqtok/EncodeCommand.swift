@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Imaging
 import Server
+import Tensor
 
 /// `vqtok encode --model DIR IMAGE...`: token grids of images, in order, as JSON or .npy.
 struct EncodeCommand: ParsableCommand {
@@ -18,6 +19,9 @@ struct EncodeCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "Write here instead of standard output.")
     var output: String?
 
+    @Option(help: "crop: the model's own preprocessing (default); whole: the whole image resized to the model resolution, aspect ratio not kept; none: the image's own size, center-cropped to multiples of the downsample factor (the grid follows the image).")
+    var resize: ResizeMode = .crop
+
     @Argument(help: "PNG or JPEG files; several give one grid each, in order.")
     var images: [String]
 
@@ -28,14 +32,31 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(from: URL(fileURLWithPath: model))
-        let preprocessing = loaded.engine.config.preprocessing
-        let inputs = try images.map { path in
-            // The model's own preprocessing, as the service's resize=crop.
-            try ImageCodec.decode(readFile(path)).modelCenterCrop(preprocessing)
+        // The service's preprocessing and limits, as its resize= query parameter.
+        let input = ImageInput(maxImagePixels: 1 << 28, maxNativePixels: 1 << 26, maxItems: images.count)
+        let tensors = try images.map { path in
+            do {
+                return try input.preprocess(ImageCodec.decode(readFile(path)), mode: resize,
+                                            config: loaded.engine.config, label: path)
+            } catch let error as ServiceError {
+                throw ValidationError(error.message)
+            }
         }
-        // One batch: the images share the model's input size after preprocessing.
-        let grid = loaded.engine.encode(ImageTensor.fromImages(inputs), stages: StageClock())
-        let grids = grid.idGrids
+        // Images of one size share a batch; the grids keep the images' order.
+        var encoded = [IdGrid?](repeating: nil, count: tensors.count)
+        for index in tensors.indices where encoded[index] == nil {
+            let shape = tensors[index].shape
+            let members = tensors.indices.filter { tensors[$0].shape == shape }
+            let batch = Tensor(shape: [members.count] + shape.dropFirst(), storage: members.flatMap { tensors[$0].storage })
+            for (member, grid) in zip(members, loaded.engine.encode(batch, stages: StageClock()).idGrids) {
+                encoded[member] = grid
+            }
+        }
+        let grids = encoded.compactMap { $0 }
+        if format == .npy, grids.contains(where: { $0.shape != grids[0].shape }) {
+            throw ValidationError("the grids have different shapes (images of different sizes with --resize none); "
+                + "one .npy array cannot hold them: use --format json")
+        }
         let bytes = IdsFile.write(grids, model: loaded.name, codebookSize: loaded.engine.codebookSize,
                                   format: format, batched: grids.count > 1)
         try writeOutput(bytes, to: output)
@@ -43,6 +64,7 @@ struct EncodeCommand: ParsableCommand {
 }
 
 extension IdsFile.Format: ExpressibleByArgument {}
+extension ResizeMode: ExpressibleByArgument {}
 
 func readFile(_ path: String) throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {

@@ -48,6 +48,28 @@ import Testing
         #expect((try Data(contentsOf: URL(fileURLWithPath: first))).starts(with: [0x89, 0x50, 0x4E, 0x47]))
     }
 
+    /// --resize as the service's resize=: none keeps the image's size (451×300 at f = 16 gives an
+    /// 18 × 28 grid), whole squashes it; images of different sizes come out in order, as JSON,
+    /// and .npy refuses them with a message.
+    @Test func encodeResizesAsTheServiceDoes() throws {
+        let modelDir = Self.fixtures.appendingPathComponent("models/tiny-taming-f16").path
+        let wide = Self.fixtures.appendingPathComponent("imaging/chelsea.png").path
+        let none = try vqtok(["encode", "--model", modelDir, "--resize", "none", wide, Self.photos[0], wide])
+        #expect(none.status == 0, "\(none.stderr)")
+        let grids = try #require(JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [[String: Any]])
+        #expect(grids.map { $0["shape"] as? [Int] } == [[18, 28], [16, 16], [18, 28]])
+        #expect((grids[0]["ids"] as? [Int]) == (grids[2]["ids"] as? [Int]))
+        let whole = try vqtok(["encode", "--model", modelDir, "--resize", "whole", wide])
+        let squashed = try #require(JSONSerialization.jsonObject(with: Data(whole.stdout.utf8)) as? [String: Any])
+        #expect(squashed["shape"] as? [Int] == [16, 16])
+        let npy = try vqtok(["encode", "--model", modelDir, "--resize", "none", "--format", "npy", "-o",
+                             temporaryFile("ids.npy").path, wide, Self.photos[0]])
+        #expect(npy.status != 0)
+        #expect(npy.stderr.contains("use --format json"), "\(npy.stderr)")
+        let bad = try vqtok(["encode", "--model", modelDir, "--resize", "fit", wide])
+        #expect(bad.status != 0)
+    }
+
     @Test func encodePrintsOneJSONGridPerImage() throws {
         let modelDir = Self.fixtures.appendingPathComponent("models/tiny-taming-f16").path
         let run = try vqtok(["encode", "--model", modelDir, Self.photos[0], Self.photos[1]])

@@ -3,7 +3,7 @@ import Imaging
 import Tensor
 
 /// How an uploaded image is brought to the network's input (the `resize` query parameter).
-enum ResizeMode: String, Sendable, CaseIterable {
+public enum ResizeMode: String, Sendable, CaseIterable {
     /// The model's own preprocessing: shortest side to the model resolution, center crop.
     case crop
     /// The whole image resized to the model resolution, aspect ratio not kept.
@@ -15,10 +15,16 @@ enum ResizeMode: String, Sendable, CaseIterable {
 
 /// Reading images from an encode request: which bytes are images, checking them from the
 /// header before decoding, and preprocessing.
-struct ImageInput {
+public struct ImageInput: Sendable {
     let maxImagePixels: Int
     let maxNativePixels: Int
     let maxItems: Int
+
+    public init(maxImagePixels: Int, maxNativePixels: Int, maxItems: Int) {
+        self.maxImagePixels = maxImagePixels
+        self.maxNativePixels = maxNativePixels
+        self.maxItems = maxItems
+    }
 
     static let imageTypes: Set<String> = ["image/png", "image/jpeg", "image/jpg", "image/pjpeg"]
 
@@ -83,7 +89,7 @@ struct ImageInput {
     ///
     /// resize=crop is the model's own preprocessing (`RGBImage.modelCenterCrop`); the pixel
     /// guard below reads its shortest-side resize, which ADM's halvings only make smaller.
-    func preprocess(_ image: RGBImage, mode: ResizeMode, config: ModelConfig, label: String) throws(ServiceError) -> Tensor {
+    public func preprocess(_ image: RGBImage, mode: ResizeMode, config: ModelConfig, label: String) throws(ServiceError) -> Tensor {
         let side = config.preprocessing.resolution
         let filter = ResampleFilter(rawValue: config.preprocessing.interpolation.rawValue) ?? .bilinear
         let ready: RGBImage
