@@ -86,19 +86,14 @@ extension ModelConfig {
         guard ed.resolution % factor == 0 else {
             throw fail("encoder_decoder.resolution \(ed.resolution) is not divisible by the downsampling factor \(factor) (2^(levels-1))")
         }
-        switch ed.attentionPlacement {
-        case .resolution:
-            let levels = (0..<ed.chMult.count).map { ed.resolution >> $0 }
+        if ed.attentionPlacement != .lowestLevel {
+            // attn_resolutions names levels by their side length, or (gsq) by their downsampling factor.
+            let bySide = ed.attentionPlacement == .resolution
+            let levels = (0..<ed.chMult.count).map { bySide ? ed.resolution >> $0 : 1 << $0 }
             for r in ed.attnResolutions where !levels.contains(r) {
-                throw fail("encoder_decoder.attn_resolutions value \(r) matches no level (level resolutions: \(levels))")
+                throw fail("encoder_decoder.attn_resolutions value \(r) matches no level (level "
+                    + "\(bySide ? "resolutions" : "downsampling factors"): \(levels))")
             }
-        case .downsampleFactor:
-            let levels = (0..<ed.chMult.count).map { 1 << $0 }
-            for r in ed.attnResolutions where !levels.contains(r) {
-                throw fail("encoder_decoder.attn_resolutions value \(r) matches no level (level downsampling factors: \(levels))")
-            }
-        case .lowestLevel:
-            break
         }
         let q = quantizer
         guard q.codebookSize > 0, q.codebookSize <= Int(Int32.max) else {

@@ -113,11 +113,6 @@ public struct EncoderDecoderConfig: Codable, Sendable, Equatable {
         self.depthToSpace = depthToSpace
     }
 
-    /// gsq: whether the level of downsampling factor `factor` has attention after its blocks.
-    public func hasAttentionAtFactor(_ factor: Int) -> Bool {
-        attentionPlacement == .downsampleFactor && attnResolutions.contains(factor)
-    }
-
     /// Spatial downsampling factor of the encoder: 2^(levels - 1).
     public var downsampleFactor: Int { 1 << (chMult.count - 1) }
 }

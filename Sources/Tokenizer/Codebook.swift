@@ -30,8 +30,13 @@ struct Codebook: Sendable {
 
     init(_ config: QuantizerConfig, _ weights: Weights) throws {
         let (n, e) = (config.codebookSize, config.embedDim)
+        let groups = config.idsPerPosition
         guard n > 0, e > 0 else { throw TokenizerError.invalidConfig("codebook \(n)×\(e) is empty") }
+        guard groups > 0, e % groups == 0 else {
+            throw TokenizerError.invalidConfig("quantizer.groups \(groups) does not divide embed_dim \(e)")
+        }
         var vectors: [Float]
+        var lookup: [Float]? = nil
         switch config.kind {
         case .l2:
             vectors = try weights.require("quantize.embedding.weight", [n, e]).storage
@@ -39,12 +44,9 @@ struct Codebook: Sendable {
             vectors = try weights.require("quantize.embedding.weight", [n, e]).storage
             l2NormalizeRows(&vectors, dim: e)
         case .groupedSpherical:
-            let groups = config.idsPerPosition
             let raw = try weights.require("quantizers.codebook.weight", [n, e / groups]).storage
-            vectors = raw
+            (vectors, lookup) = (raw, raw)
             l2NormalizeRows(&vectors, dim: e / groups)
-            self.init(vectors: vectors, dim: e / groups, normalizesLatents: true, groups: groups, lookup: raw)
-            return
         case .projectedL2:
             guard let frozenDim = config.frozenCodebookDim, frozenDim > 0 else {
                 throw TokenizerError.invalidConfig("projected_l2 needs frozen_codebook_dim")
@@ -60,7 +62,8 @@ struct Codebook: Sendable {
                 vectors.replaceSubrange((rows.lowerBound * e)..<(rows.upperBound * e), with: projected.storage)
             }
         }
-        self.init(vectors: vectors, dim: e, normalizesLatents: config.kind == .cosine)
+        self.init(vectors: vectors, dim: e / groups, normalizesLatents: config.kind == .cosine || config.kind == .groupedSpherical,
+                  groups: groups, lookup: lookup)
     }
 
     init(vectors: [Float], dim: Int, normalizesLatents: Bool, groups: Int = 1, lookup: [Float]? = nil) {

@@ -9,7 +9,7 @@ extension EncoderDecoderConfig {
         switch attentionPlacement {
         case .resolution: attnResolutions.contains(resolution >> level)
         case .lowestLevel: level == chMult.count - 1
-        case .downsampleFactor: hasAttentionAtFactor(1 << level)
+        case .downsampleFactor: attnResolutions.contains(1 << level)
         }
     }
 

@@ -17,6 +17,9 @@ public struct TokenGrid: Sendable, Equatable {
         self.groups = groups
         self.ids = ids
     }
+
+    /// [batch, height, width], with a last axis of `groups` when there is more than one.
+    public var shape: [Int] { [batch, height, width] + (groups > 1 ? [groups] : []) }
 }
 
 /// A VQGAN-family image tokenizer (taming VQGAN, VQGAN-LC, LlamaGen VQ, GSQ) built from its
@@ -67,9 +70,6 @@ public final class VQTokenizer: Sendable {
         self.config = config
         network = try Network(config, weights)
         codebook = try Codebook(config.quantizer, weights)
-        guard codebook.dim * codebook.groups == config.quantizer.embedDim else {
-            throw TokenizerError.invalidConfig("quantizer.groups must divide embed_dim")
-        }
         parameterCount = weights.tally.count
         self.activationBudget = activationBudget
         workspaces = WorkspacePool(limit: 2, maximumFloats: 6 * activationBudget)
@@ -80,9 +80,6 @@ public final class VQTokenizer: Sendable {
 
     /// Number of distinct token ids.
     public var codebookSize: Int { codebook.size }
-
-    /// Ids per token position: the quantizer's groups (1 but for GSQ).
-    public var idsPerPosition: Int { codebook.groups }
 
     /// Latent vectors before quantization: quant_conv(encoder(images)) (GSQ: encoder(images)),
     /// [B, e, H/f, W/f].
@@ -125,10 +122,6 @@ public final class VQTokenizer: Sendable {
     /// With g groups, position p's vector is g vectors of e/g channels in a row, so the
     /// queries [B·h·w, e] are already [B·h·w·g, e/g] in the grid's order.
     public func quantize(_ latents: Tensor) -> TokenGrid {
-        quantize(latents, codebook: codebook)
-    }
-
-    func quantize(_ latents: Tensor, codebook: Codebook) -> TokenGrid {
         let width = codebook.dim * codebook.groups
         precondition(latents.shape.count == 4 && latents.shape[1] == width,
                      "quantize wants [B, \(width), h, w], got \(latents.shape)")
@@ -240,7 +233,7 @@ enum Network: Sendable {
     /// the decoder.
     case taming(Encoder, quantConv: Conv2dLayer, postQuantConv: Conv2dLayer, Decoder)
     /// GSQ: the encoder's output is what is quantized, and the code vectors go straight in.
-    case magvit(MagvitEncoder, MagvitDecoder)
+    case magvit(encoder: MagvitCoder, decoder: MagvitCoder)
 
     init(_ config: ModelConfig, _ weights: Weights) throws {
         let architecture = config.encoderDecoder
@@ -248,7 +241,7 @@ enum Network: Sendable {
         let naming: any CheckpointNaming
         switch config.family {
         case .gsq:
-            self = .magvit(try MagvitEncoder(architecture, context), try MagvitDecoder(architecture, context))
+            self = .magvit(encoder: try .encoder(architecture, context), decoder: try .decoder(architecture, context))
             return
         case .taming, .vqganLC: naming = TamingNaming()
         case .llamagen: naming = LlamaGenNaming(levels: architecture.chMult.count)

@@ -108,7 +108,7 @@ extension BenchCommand {
                 report["encode_ms"] = BenchSupport.summary(runs)
                 report["distinct_ids"] = Set(grid.ids).count
                 if let idsOut {
-                    try NPY.write(int32: grid.ids, shape: [grid.batch, grid.height, grid.width] + (grid.groups > 1 ? [grid.groups] : []),
+                    try NPY.write(int32: grid.ids, shape: grid.shape,
                                   to: URL(fileURLWithPath: idsOut))
                 }
             }

@@ -38,9 +38,8 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel.load(from: URL(fileURLWithPath: model))
         let engine = loaded.engine
-        let groups = engine.config.quantizer.idsPerPosition
         let grids = try IdsFile.read(readFile(ids), spec: IdsSpec(
-            codebookSize: engine.codebookSize, groups: groups > 1 ? groups : nil, maxPositions: 1 << 20, maxGrids: 1024))
+            codebookSize: engine.codebookSize, groups: engine.config.quantizer.groups, maxPositions: 1 << 20, maxGrids: 1024))
         let paths = outputPaths(count: grids.count)
         for (grid, path) in zip(grids, paths) {
             let tokens = TokenGrid(batchOf: [grid])

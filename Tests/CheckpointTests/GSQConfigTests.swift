@@ -11,8 +11,7 @@ let gsqConfig = """
 """
 
 func gsqConfig(replacing old: String, with new: String) -> String {
-    precondition(gsqConfig.contains(old), old)
-    return gsqConfig.replacingOccurrences(of: old, with: new)
+    edited(gsqConfig, replacing: old, with: new)
 }
 
 @Suite struct GSQConfigValidation {
@@ -22,7 +21,7 @@ func gsqConfig(replacing old: String, with new: String) -> String {
         #expect(config.encoderDecoder.numResBlocks == nil)
         #expect(config.encoderDecoder.encoderBlocks == [1, 1, 1, 1, 2])
         #expect(config.encoderDecoder.attentionPlacement == .downsampleFactor)
-        #expect(config.encoderDecoder.hasAttentionAtFactor(8) && !config.encoderDecoder.hasAttentionAtFactor(4))
+        #expect(config.encoderDecoder.attnResolutions == [8])
         #expect(config.encoderDecoder.downsampleFactor == 8)
         #expect(config.quantizer.kind == .groupedSpherical && config.quantizer.idsPerPosition == 4)
         let again = try decodeConfig(String(decoding: try JSONEncoder().encode(config), as: UTF8.self))

@@ -15,10 +15,14 @@ func decodeConfig(_ text: String) throws(CheckpointError) -> ModelConfig {
     try ModelConfig.decode(Array(text.utf8))
 }
 
-/// The example config with one substring replaced (which must occur).
+/// `config` with one substring replaced (which must occur).
+func edited(_ config: String, replacing old: String, with new: String) -> String {
+    precondition(config.contains(old), old)
+    return config.replacingOccurrences(of: old, with: new)
+}
+
 func exampleConfig(replacing old: String, with new: String) -> String {
-    precondition(exampleConfig.contains(old), old)
-    return exampleConfig.replacingOccurrences(of: old, with: new)
+    edited(exampleConfig, replacing: old, with: new)
 }
 
 @Suite struct ModelConfigValidation {

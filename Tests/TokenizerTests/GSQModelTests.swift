@@ -78,31 +78,23 @@ import TestSupport
     /// rows, lowest id on ties; decode looks up the raw rows.
     @Test func groupsAreMatchedOnTheSphereAndDecodedFromRawRows() throws {
         let rows: [Float] = [2, 0,   0, 3,   -1, -1,   0.5, 0.5]   // [4, 2]: norms differ from 1
-        let weights = TensorSet(["quantizers.codebook.weight": Tensor(shape: [4, 2], storage: rows)])
-        let codebook = try Codebook(QuantizerConfig(kind: .groupedSpherical, codebookSize: 4, embedDim: 4, groups: 2),
-                                    Weights(tensors: weights))
+        var config = Self.tiny(depthToSpace: true)
+        config.quantizer.codebookSize = 4
+        // These rows for the codebook, made-up weights for the rest of the network.
+        let tokenizer = try VQTokenizer(config: config, weights: Weights(
+            tensors: TensorSet(["quantizers.codebook.weight": Tensor(shape: [4, 2], storage: rows)]),
+            synthesize: WeightRecorder().make))
+        let codebook = tokenizer.codebook
         #expect((codebook.dim, codebook.groups) == (2, 2))
         #expect(codebook.lookup == rows)
         #expect(codebook.vectors[0...1] == [1, 0] && abs(codebook.vectors[7] - Float(0.5).squareRoot()) < 1e-6)
         // Latent [1, 4, 1, 2]: position 0 = (9, 1 | -4, -5), position 1 = (0, 0.1 | 0.05, 0.3).
         var latents = Tensor(zeros: [1, 4, 1, 2])
         latents.storage = [9, 0, 1, 0.1, -4, 0.05, -5, 0.3]   // channel-major: c0 (p0, p1), c1, c2, c3
-        let (tokenizer, _) = try synthesizedTokenizer(Self.tiny(depthToSpace: true))
-        let probe = VQTokenizerProbe(codebook: codebook)
-        let grid = probe.quantize(latents, with: tokenizer)
+        let grid = tokenizer.quantize(latents)
         // p0 g0 (9, 1) → row 0; p0 g1 (-4, -5) → row 2; p1 g0 (0, 0.1) → row 1; p1 g1 (0.05, 0.3)
         // → row 1 by direction, where the raw rows would give row 3 (0.5, 0.5), the nearest point.
         #expect(grid.ids == [0, 2, 1, 1])
         #expect((grid.height, grid.width, grid.groups) == (1, 2, 2))
-    }
-}
-
-/// `VQTokenizer.quantize` with another codebook: the grouping and ordering logic under test,
-/// whatever the model's own codebook.
-struct VQTokenizerProbe {
-    let codebook: Codebook
-
-    func quantize(_ latents: Tensor, with tokenizer: VQTokenizer) -> TokenGrid {
-        tokenizer.quantize(latents, codebook: codebook)
     }
 }

@@ -33,9 +33,10 @@ public struct IdsSpec: Sendable, Equatable {
     /// Largest number of grids in one request.
     public var maxGrids: Int
 
+    /// `groups`: the model's ids per position (`QuantizerConfig.groups`); nil or 1 gives [h, w] grids.
     public init(codebookSize: Int, groups: Int? = nil, maxPositions: Int, maxGrids: Int) {
         self.codebookSize = codebookSize
-        self.groups = groups
+        self.groups = groups.flatMap { $0 > 1 ? $0 : nil }
         self.maxPositions = maxPositions
         self.maxGrids = maxGrids
     }

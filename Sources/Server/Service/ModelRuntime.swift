@@ -34,9 +34,7 @@ final class ModelRuntime: Sendable {
         self.name = name
         self.engine = engine
         let f = engine.downsampleFactor
-        // One id per position gives [h, w] grids; a grouped quantizer's g ids, [h, w, g].
-        let groups = engine.config.quantizer.idsPerPosition
-        spec = IdsSpec(codebookSize: engine.codebookSize, groups: groups > 1 ? groups : nil,
+        spec = IdsSpec(codebookSize: engine.codebookSize, groups: engine.config.quantizer.groups,
                        maxPositions: max(1, configuration.maxNativePixels / (f * f)),
                        maxGrids: configuration.maxItemsPerRequest)
         health = CodebookHealth(codebookSize: engine.codebookSize, windowSize: configuration.healthWindowTokens)

@@ -44,9 +44,8 @@ extension VQTokenizer: TokenizerEngine {
 extension TokenGrid {
     /// One `IdGrid` per image: shape [h, w], or [h, w, g] for g ids per position.
     public var idGrids: [IdGrid] {
-        let per = height * width * groups
-        let shape = [height, width] + (groups > 1 ? [groups] : [])
-        return (0..<batch).map { b in IdGrid(shape: shape, ids: Array(ids[(b * per)..<((b + 1) * per)])) }
+        let (gridShape, per) = (Array(shape.dropFirst()), height * width * groups)
+        return (0..<batch).map { b in IdGrid(shape: gridShape, ids: Array(ids[(b * per)..<((b + 1) * per)])) }
     }
 
     /// `grids`, all of one shape ([h, w] or [h, w, g]), as one batch.
