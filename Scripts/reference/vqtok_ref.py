@@ -63,7 +63,8 @@ from vqtok_ref_config import (  # noqa: E402,F401  (re-exported: vqtok_ref is th
     QuantizerConfig,
 )
 from vqtok_ref_layers import (  # noqa: E402,F401  (re-exported: vqtok_ref is the public module)
-    AttnBlock, Decoder, Downsample, Encoder, ResnetBlock, Upsample, _Codebook, normalize, relative_gaps, swish,
+    AttnBlock, CachedCodebook, Decoder, Downsample, Encoder, ResnetBlock, Upsample, _Codebook, normalize,
+    relative_gaps, swish,
 )
 from vqtok_ref_gsq import GSQTokenizer  # noqa: E402,F401  (family gsq)
 
@@ -81,7 +82,7 @@ __all__ = [
 # The tokenizer
 # --------------------------------------------------------------------------------------------
 
-class VQTokenizer(nn.Module):
+class VQTokenizer(CachedCodebook):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         cfg.validate()
@@ -98,34 +99,19 @@ class VQTokenizer(nn.Module):
             self.codebook_projection = nn.Linear(q.frozen_codebook_dim, q.embed_dim, bias=True)
         else:
             self.quantize = _Codebook(q.codebook_size, q.embed_dim)
-        self._codebook_cache: Optional[torch.Tensor] = None
 
     # -- the matching table ------------------------------------------------------------------
 
-    def codebook(self) -> torch.Tensor:
-        """Rows the latents are matched against and decoded from, [n, e] float32.
-
-        l2: E.  projected_l2: P = E·Wᵀ + b (nn.Linear).  cosine: E / max(‖E‖, 1e-12) per row.
-        Cached; call ``invalidate_codebook()`` after changing weights.
-        """
-        if self._codebook_cache is None:
-            with torch.no_grad():
-                kind = self.cfg.quantizer.kind
-                if kind == "projected_l2":
-                    cb = self.codebook_projection(self.tok_embeddings.weight)
-                elif kind == "cosine":
-                    cb = F.normalize(self.quantize.embedding.weight, p=2, dim=-1)
-                else:
-                    cb = self.quantize.embedding.weight
-                self._codebook_cache = cb.detach().clone()
-        return self._codebook_cache
-
-    def invalidate_codebook(self) -> None:
-        self._codebook_cache = None
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        self.invalidate_codebook()
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+    def match_rows(self) -> torch.Tensor:
+        """Rows the latents are matched against and decoded from, [n, e] float32 (``codebook()``
+        caches them). l2: E.  projected_l2: P = E·Wᵀ + b (nn.Linear).  cosine: E / max(‖E‖, 1e-12)
+        per row."""
+        kind = self.cfg.quantizer.kind
+        if kind == "projected_l2":
+            return self.codebook_projection(self.tok_embeddings.weight)
+        if kind == "cosine":
+            return F.normalize(self.quantize.embedding.weight, p=2, dim=-1)
+        return self.quantize.embedding.weight
 
     # -- encode / decode -----------------------------------------------------------------------
 

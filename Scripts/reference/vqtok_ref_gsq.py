@@ -22,13 +22,13 @@ This file is written for vqtok; it follows the published architecture but is not
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vqtok_ref_layers import relative_gaps
+from vqtok_ref_layers import CachedCodebook, relative_gaps
 
 if TYPE_CHECKING:
     from vqtok_ref_config import EncoderDecoderConfig, ModelConfig
@@ -242,7 +242,7 @@ class _SharedCodebook(nn.Module):
         self.codebook = nn.Embedding(n, d)
 
 
-class GSQTokenizer(nn.Module):
+class GSQTokenizer(CachedCodebook):
     """Same interface as ``vqtok_ref.VQTokenizer``, with ids and gaps [B, h, w, G]."""
 
     def __init__(self, cfg: ModelConfig):
@@ -255,23 +255,11 @@ class GSQTokenizer(nn.Module):
         self.encoder = GsqEncoder(cfg.encoder_decoder)
         self.decoder = GsqDecoder(cfg.encoder_decoder)
         self.quantizers = _SharedCodebook(q.codebook_size, self.group_dim)
-        self._codebook_cache: Optional[torch.Tensor] = None
 
-    def codebook(self) -> torch.Tensor:
-        """Rows the latent groups are matched against, [V, d]: F.normalize(codebook), cached.
-        (Decoding reads the raw rows, ``quantizers.codebook.weight``.)"""
-        if self._codebook_cache is None:
-            with torch.no_grad():
-                w = self.quantizers.codebook.weight
-                self._codebook_cache = F.normalize(w, p=2, dim=-1).detach().clone()
-        return self._codebook_cache
-
-    def invalidate_codebook(self) -> None:
-        self._codebook_cache = None
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        self.invalidate_codebook()
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+    def match_rows(self) -> torch.Tensor:
+        """Rows the latent groups are matched against, [V, d]: F.normalize(codebook) (``codebook()``
+        caches them). Decoding reads the raw rows, ``quantizers.codebook.weight``."""
+        return F.normalize(self.quantizers.codebook.weight, p=2, dim=-1)
 
     @torch.no_grad()
     def latents(self, x: torch.Tensor) -> torch.Tensor:

@@ -252,3 +252,29 @@ def relative_gaps(zf: torch.Tensor, cb: torch.Tensor, chunk: int = 4096) -> torc
         best, second = two[:, 0], two[:, 1]
         out.append((second - best) / torch.clamp(best.abs(), min=1e-12))
     return torch.cat(out).float()
+
+
+class CachedCodebook(nn.Module):
+    """Base of the tokenizers: the rows ids are matched against (``match_rows``, derived from
+    the weights) computed once and cached; loading weights drops the cache."""
+
+    def __init__(self):
+        super().__init__()
+        self._codebook_cache = None
+
+    def match_rows(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def codebook(self) -> torch.Tensor:
+        """``match_rows()`` as float32, cached; call ``invalidate_codebook()`` after changing weights."""
+        if self._codebook_cache is None:
+            with torch.no_grad():
+                self._codebook_cache = self.match_rows().detach().clone()
+        return self._codebook_cache
+
+    def invalidate_codebook(self) -> None:
+        self._codebook_cache = None
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self.invalidate_codebook()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

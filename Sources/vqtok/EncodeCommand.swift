@@ -32,7 +32,8 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(from: URL(fileURLWithPath: model))
-        // The service's preprocessing and limits, as its resize= query parameter.
+        // The service's preprocessing (its resize= options), with limits meant for local files
+        // (2^28 pixels decoded, 2^26 tokenized at their own size) rather than for requests.
         let input = ImageInput(maxImagePixels: 1 << 28, maxNativePixels: 1 << 26, maxItems: images.count)
         let tensors = try images.map { path in
             do {
