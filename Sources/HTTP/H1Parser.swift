@@ -213,22 +213,19 @@ struct H1Parser {
         }
         guard parts[0].allSatisfy(H1Parser.isTokenChar) else { return .failure(.bad("invalid method")) }
         guard parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return .failure(.bad("invalid request target")) }
+        // RFC 9112 §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. Anything else is malformed (400);
+        // a well-formed major version other than 1 is one we do not speak (505); a later 1.x minor
+        // is answered as 1.1 (RFC 9110 §6.2).
         let version = Array(parts[2])
-        let prefix = Array("HTTP/1.".utf8)
-        guard version.count == 8, Array(version[0..<7]) == prefix else {
-            if version.starts(with: Array("HTTP/".utf8)) {
-                return .failure(H1ParseError(status: 505, type: "version_not_supported",
-                                             message: "HTTP version not supported"))
-            }
+        let isDigit = { (c: UInt8) in c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+        guard version.count == 8, version.starts(with: Array("HTTP/".utf8)), isDigit(version[5]),
+              version[6] == UInt8(ascii: "."), isDigit(version[7]) else {
             return .failure(.bad("malformed HTTP version"))
         }
-        let minor: Int
-        switch version[7] {
-        case UInt8(ascii: "0"): minor = 0
-        case UInt8(ascii: "1"): minor = 1
-        default: return .failure(H1ParseError(status: 505, type: "version_not_supported",
-                                              message: "HTTP version not supported"))
+        guard version[5] == UInt8(ascii: "1") else {
+            return .failure(H1ParseError(status: 505, type: "version_not_supported", message: "HTTP version not supported"))
         }
+        let minor = version[7] == UInt8(ascii: "0") ? 0 : 1
         return .success((String(decoding: parts[0], as: UTF8.self),
                          String(decoding: parts[1], as: UTF8.self), minor))
     }

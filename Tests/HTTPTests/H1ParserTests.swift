@@ -93,6 +93,19 @@ import Testing
         #expect(both("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n") == [.head("/"), .failure(400)])
         #expect(both("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n") == [.failure(501)])
         #expect(both("GET / HTTP/2.0\r\n\r\n") == [.failure(505)])
+        #expect(both("GET / HTTP/3.1\r\n\r\n") == [.failure(505)])
+    }
+
+    /// RFC 9112 §2.3: a version that is not "HTTP/" DIGIT "." DIGIT is a malformed request line.
+    @Test func malformedVersionsAre400() {
+        for version in ["HTTP/1", "HTTP/11", "HTTP/1.1:", "HTTP/1.x", "HTTP/---1.1", "HTTP/1.10", "http/1.1", "HTTP/1,1"] {
+            #expect(both("GET / \(version)\r\nHost: h\r\n\r\n") == [.failure(400)], "\(version)")
+        }
+    }
+
+    /// RFC 9110 §6.2: a later minor version of HTTP/1 is answered as the highest we speak, 1.1.
+    @Test func laterMinorVersionsAreServedAsHTTP11() {
+        #expect(both("GET /m HTTP/1.2\r\nHost: h\r\n\r\n") == [.message(method: "GET", target: "/m", body: [], keepAlive: true)])
     }
 }
 
