@@ -64,7 +64,7 @@ enum IdsJSON {
         var shape: [Int] = []
         for d in dims {
             guard case .number(let text) = d, let n = Int(text) else {
-                throw .invalidIds("\(label)\"shape\" holds \(d.summary), not a whole number")
+                throw .invalidIds("\(label)\"shape\" holds \(d.summary), " + (d.isIntegerLiteral ? "too large a size" : "not a whole number"))
             }
             shape.append(n)
         }
@@ -83,10 +83,8 @@ enum IdsJSON {
                 throw .invalidIds("\(label)ids[\(i)] is \(v.summary), not an integer")
             }
             guard let n = Int64(text) else {
-                if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-                    throw .invalidIds("\(label)ids[\(i)] is \(text), not an integer")
-                }
-                throw .invalidIds("\(label)ids[\(i)] = \(text) is out of range: ids run from 0 to "
+                guard v.isIntegerLiteral else { throw .invalidIds("\(label)ids[\(i)] is \(v.summary), not an integer") }
+                throw .invalidIds("\(label)ids[\(i)] = \(v.summary) is out of range: ids run from 0 to "
                     + "\(spec.codebookSize - 1) (codebook size \(spec.codebookSize))")
             }
             ids.append(try spec.id(n, at: i, label: label))

@@ -28,12 +28,18 @@ enum JSONValue: Equatable, Sendable {
         return members.first { $0.0 == key }?.1
     }
 
-    /// A short rendering for error messages.
+    /// A number written as an optional minus and digits only (no fraction or exponent).
+    var isIntegerLiteral: Bool {
+        guard case .number(let text) = self else { return false }
+        return text.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// A short rendering for error messages (long strings and numbers cut).
     var summary: String {
         switch self {
         case .null: "null"
         case .bool(let b): String(b)
-        case .number(let n): n
+        case .number(let n): n.count > 24 ? String(n.prefix(24)) + "..." : n
         case .string(let s): JSONText.quoted(s.count > 20 ? String(s.prefix(20)) + "..." : s)
         case .array: "an array"
         case .object: "an object"
