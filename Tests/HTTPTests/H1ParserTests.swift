@@ -36,8 +36,12 @@ import Testing
     }
 
     func both(_ s: String, maxBody: Int = 1 << 20, maxHeaderBytes: Int = 4096, maxHeaderCount: Int = 20) -> [Event] {
-        let whole = events(Array(s.utf8), chunk: 1 << 20, maxBody: maxBody, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
-        let bytewise = events(Array(s.utf8), chunk: 1, maxBody: maxBody, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
+        both(Array(s.utf8), maxBody: maxBody, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
+    }
+
+    func both(_ input: [UInt8], maxBody: Int = 1 << 20, maxHeaderBytes: Int = 4096, maxHeaderCount: Int = 20) -> [Event] {
+        let whole = events(input, chunk: 1 << 20, maxBody: maxBody, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
+        let bytewise = events(input, chunk: 1, maxBody: maxBody, maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
         #expect(whole == bytewise, "split input changed the result")
         return bytewise
     }
