@@ -75,10 +75,10 @@ struct DecodeHandler: Sendable {
 
     /// PNG or JPEG by Accept; `multipart/mixed` alone (a batch) means PNG parts.
     static func imageFormat(accept: String?) throws(ServiceError) -> ImageFormat {
-        if let chosen = Accept.negotiate(accept, offers: imageOffers) {
+        if let chosen = try Accept.negotiate(accept, offers: imageOffers) {
             return chosen == "image/jpeg" ? .jpeg : .png
         }
-        if let accept, Accept.parse(accept).contains(where: { $0.type == "multipart" && $0.quality > 0 }) {
+        if let accept, try Accept.parse(accept).contains(where: { $0.type == "multipart" && $0.quality > 0 }) {
             return .png
         }
         throw .notAcceptable(accept ?? "", offered: imageOffers + ["multipart/mixed"])

@@ -15,7 +15,7 @@ struct EncodeHandler: Sendable {
         guard let mode = ResizeMode(rawValue: modeName) else {
             throw .badRequest("resize=\(modeName) is not one of crop, whole, none")
         }
-        guard let format = Accept.negotiate(request.headers["accept"], offers: Self.offers) else {
+        guard let format = try Accept.negotiate(request.headers["accept"], offers: Self.offers) else {
             throw .notAcceptable(request.headers["accept"] ?? "", offered: Self.offers)
         }
         let (files, batched) = try input.files(in: request)

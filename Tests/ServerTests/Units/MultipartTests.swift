@@ -57,24 +57,41 @@ import Testing
 @Suite struct AcceptTests {
     let offers = ["application/json", "application/x-npy", "application/octet-stream"]
 
-    @Test func defaultsToTheFirstOffer() {
-        #expect(Accept.negotiate(nil, offers: offers) == "application/json")
-        #expect(Accept.negotiate("", offers: offers) == "application/json")
-        #expect(Accept.negotiate("*/*", offers: offers) == "application/json")
+    @Test func defaultsToTheFirstOffer() throws {
+        #expect(try Accept.negotiate(nil, offers: offers) == "application/json")
+        #expect(try Accept.negotiate("", offers: offers) == "application/json")
+        #expect(try Accept.negotiate("*/*", offers: offers) == "application/json")
     }
 
-    @Test func followsQualityAndSpecificity() {
-        #expect(Accept.negotiate("application/x-npy", offers: offers) == "application/x-npy")
-        #expect(Accept.negotiate("application/json;q=0.5, application/octet-stream", offers: offers)
+    @Test func followsQualityAndSpecificity() throws {
+        #expect(try Accept.negotiate("application/x-npy", offers: offers) == "application/x-npy")
+        #expect(try Accept.negotiate("application/json;q=0.5, application/octet-stream", offers: offers)
             == "application/octet-stream")
-        #expect(Accept.negotiate("application/*;q=0.2, application/x-npy;q=0.9", offers: offers) == "application/x-npy")
-        #expect(Accept.negotiate("*/*;q=0.1, application/json;q=0", offers: offers) == "application/x-npy")
-        #expect(Accept.negotiate("IMAGE/JPEG; q=1, image/png;q=0.8", offers: ["image/png", "image/jpeg"]) == "image/jpeg")
+        #expect(try Accept.negotiate("application/*;q=0.2, application/x-npy;q=0.9", offers: offers) == "application/x-npy")
+        #expect(try Accept.negotiate("*/*;q=0.1, application/json;q=0", offers: offers) == "application/x-npy")
+        #expect(try Accept.negotiate("IMAGE/JPEG; q=1, image/png;q=0.8", offers: ["image/png", "image/jpeg"]) == "image/jpeg")
     }
 
-    @Test func answersNilWhenNothingMatches() {
-        #expect(Accept.negotiate("text/html", offers: offers) == nil)
-        #expect(Accept.negotiate("application/json;q=0", offers: ["application/json"]) == nil)
+    /// RFC 9110 §12.4.2 and §12.5.1: weights are 0 to 1 with at most three decimals; empty list
+    /// elements are allowed; anything else is a 400 that quotes it.
+    @Test func malformedRangesAndWeightsAre400() throws {
+        #expect(try Accept.negotiate("application/x-npy;q=0.999, , application/json;q=1.000", offers: offers) == "application/json")
+        #expect(try Accept.negotiate("*;q=0.5", offers: offers) == "application/json")
+        let cases = [("application/json; q=abc", "q=abc is not a weight"), ("application/json;q=1.5", "q=1.5"),
+                     ("application/json;q=0.1234", "q=0.1234"), ("application/json;q=-0", "q=-0"),
+                     ("application/json;q=.5", "q=.5"), ("garbage", "\"garbage\" is not a media range"),
+                     ("application/json, text", "\"text\" is not a media range"), ("a/b/c", "\"a/b/c\"")]
+        for (header, fragment) in cases {
+            #expect(throws: ServiceError.self, "\(header)") { try Accept.negotiate(header, offers: offers) }
+            do { _ = try Accept.negotiate(header, offers: offers) } catch {
+                #expect(error.status == 400 && error.message.contains(fragment), "\(header): \(error.message)")
+            }
+        }
+    }
+
+    @Test func answersNilWhenNothingMatches() throws {
+        #expect(try Accept.negotiate("text/html", offers: offers) == nil)
+        #expect(try Accept.negotiate("application/json;q=0", offers: ["application/json"]) == nil)
     }
 
     @Test func parsesMediaTypes() throws {
