@@ -266,6 +266,12 @@ struct H1Parser {
             if !cl.isEmpty { return failNow(.bad("both transfer-encoding and content-length")) }
             let codings = te.joined(separator: ",").split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            // RFC 9112 §6.1: transfer-coding = token *( OWS ";" OWS transfer-parameter ). A name
+            // that is no token is malformed (400); a well-formed one we do not know is a 501.
+            let names = codings.map { $0.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces) }
+            guard names.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(H1Parser.isTokenChar) }) else {
+                return failNow(.bad("malformed transfer-encoding"))
+            }
             guard codings == ["chunked"] else {
                 return failNow(H1ParseError(status: 501, type: "not_implemented",
                                             message: "unsupported transfer-encoding"))

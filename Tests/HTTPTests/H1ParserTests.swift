@@ -96,6 +96,10 @@ import Testing
         #expect(both("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") == [.head("/"), .failure(400)])
         #expect(both("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n") == [.head("/"), .failure(400)])
         #expect(both("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n") == [.failure(501)])
+        #expect(both("GET / HTTP/1.1\r\nTransfer-Encoding: gzip;level=1, chunked\r\n\r\n") == [.failure(501)])
+        for malformed in ["chun<ed", "--- chunked", "chunked x", ";q=1", "\"chunked\""] {
+            #expect(both("POST / HTTP/1.1\r\nTransfer-Encoding: \(malformed)\r\n\r\n") == [.failure(400)], "\(malformed)")
+        }
         #expect(both("GET / HTTP/2.0\r\n\r\n") == [.failure(505)])
         #expect(both("GET / HTTP/3.1\r\n\r\n") == [.failure(505)])
     }
