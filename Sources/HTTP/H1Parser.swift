@@ -274,7 +274,7 @@ struct H1Parser {
             }
             guard codings == ["chunked"] else {
                 return failNow(H1ParseError(status: 501, type: "not_implemented",
-                                            message: "unsupported transfer-encoding"))
+                                            message: "unsupported transfer-encoding '\(names.joined(separator: ", ").prefix(64))' (only chunked)"))
             }
             if rl.minor == 0 { return failNow(.bad("chunked encoding in HTTP/1.0")) }
             framing = .chunked

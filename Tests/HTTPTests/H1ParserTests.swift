@@ -97,6 +97,10 @@ import Testing
         #expect(both("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n") == [.head("/"), .failure(400)])
         #expect(both("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n") == [.failure(501)])
         #expect(both("GET / HTTP/1.1\r\nTransfer-Encoding: gzip;level=1, chunked\r\n\r\n") == [.failure(501)])
+        var parser = H1Parser(maxHeaderBytes: 4096, maxHeaderCount: 20, maxBodyBytes: 100)
+        let (_, step) = Array("POST / HTTP/1.1\r\nTransfer-Encoding: Gzip, chunked\r\n\r\n".utf8).withUnsafeBytes { parser.parse($0) }
+        guard case .failure(let error) = step else { Issue.record("no failure"); return }
+        #expect(error.message == "unsupported transfer-encoding 'gzip, chunked' (only chunked)")
         for malformed in ["chun<ed", "--- chunked", "chunked x", ";q=1", "\"chunked\""] {
             #expect(both("POST / HTTP/1.1\r\nTransfer-Encoding: \(malformed)\r\n\r\n") == [.failure(400)], "\(malformed)")
         }
