@@ -38,8 +38,12 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel.load(from: URL(fileURLWithPath: model))
         let engine = loaded.engine
-        let grids = try IdsFile.read(readFile(ids), spec: IdsSpec(
-            codebookSize: engine.codebookSize, groups: engine.config.quantizer.groups, maxPositions: 1 << 20, maxGrids: 1024))
+        let spec = IdsSpec(codebookSize: engine.codebookSize, groups: engine.config.quantizer.groups,
+                           maxPositions: 1 << 20, maxGrids: 1024)
+        let grids: [IdGrid]
+        do { grids = try IdsFile.read(readFile(ids), spec: spec) } catch let error as ServiceError {
+            throw ValidationError("\(ids): \(error.message)")
+        }
         let paths = outputPaths(count: grids.count)
         for (grid, path) in zip(grids, paths) {
             let tokens = TokenGrid(batchOf: [grid])

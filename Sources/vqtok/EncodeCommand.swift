@@ -69,7 +69,8 @@ extension ResizeMode: ExpressibleByArgument {}
 
 func readFile(_ path: String) throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read \(path)")
+        let reason = FileManager.default.fileExists(atPath: path) ? "not a readable file" : "no such file"
+        throw ValidationError("cannot read \(path): \(reason)")
     }
     return [UInt8](data)
 }

@@ -118,6 +118,22 @@ import Testing
         #expect(run.stderr.lowercased().contains("png") || run.stderr.lowercased().contains("image"), "\(run.stderr)")
     }
 
+    /// A bad ids file or a missing image is named with the reason, in the command line's terms
+    /// (no HTTP status, no "body").
+    @Test func decodeAndEncodeNameTheFileAndTheReason() throws {
+        let modelDir = Self.fixtures.appendingPathComponent("models/tiny-taming-f16").path
+        let notIds = temporaryFile("notes.json")
+        try Data("just text".utf8).write(to: notIds)
+        let decode = try vqtok(["decode", "--model", modelDir, notIds.path, "-o", temporaryFile("out.png").path])
+        #expect(decode.status != 0)
+        #expect(decode.stderr.contains("\(notIds.path): the ids are not valid JSON"), "\(decode.stderr)")
+        #expect(!decode.stderr.contains("400"), "\(decode.stderr)")
+        let missing = temporaryFile("missing.png").path
+        let encode = try vqtok(["encode", "--model", modelDir, missing])
+        #expect(encode.status != 0)
+        #expect(encode.stderr.contains("cannot read \(missing): no such file"), "\(encode.stderr)")
+    }
+
     @Test func aModelFolderWithoutConfigIsNamedInTheError() throws {
         let empty = temporaryFile("empty-model")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)

@@ -28,7 +28,7 @@ enum IdsJSON {
     static func decode(_ body: [UInt8], spec: IdsSpec) throws(ServiceError) -> (grids: [IdGrid], batched: Bool) {
         let root: JSONValue
         do { root = try JSONParser.parse(body) } catch {
-            throw .badRequest("the body is not valid JSON: \(error.message)")
+            throw .badRequest("the ids are not valid JSON: \(error.message)")
         }
         switch root {
         case .object:
