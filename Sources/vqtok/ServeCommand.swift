@@ -82,9 +82,18 @@ struct ServeCommand: AsyncParsableCommand {
         withExtendedLifetime(drain) {}
     }
 
-    /// The `--model` folders, or every model folder under ./Models.
+    /// The `--model` folders, or every model folder under ./Models. A named folder without a
+    /// config.json fails here, before the server listens.
     private func modelDirectories() throws -> [URL] {
-        if !models.isEmpty { return models.map { URL(fileURLWithPath: $0) } }
+        if !models.isEmpty {
+            for path in models {
+                let config = URL(fileURLWithPath: path).appendingPathComponent("config.json")
+                guard FileManager.default.fileExists(atPath: config.path) else {
+                    throw ValidationError("\(path) is not a model directory (no config.json)")
+                }
+            }
+            return models.map { URL(fileURLWithPath: $0) }
+        }
         let root = URL(fileURLWithPath: "Models")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         let found = names.sorted().map { root.appendingPathComponent($0) }.filter {

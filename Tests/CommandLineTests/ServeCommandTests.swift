@@ -36,6 +36,16 @@ extension ServeCommandTests {
         let refused = try vqtok(["serve", "--min-body-bytes-per-second=-1"])
         #expect(refused.status != 0 && refused.stderr.contains("--min-body-bytes-per-second must be 0 or more"), "\(refused.stderr)")
     }
+
+    /// A --model folder without config.json fails before the server listens (no port is taken,
+    /// nothing says "listening").
+    @Test func aMissingModelFolderFailsBeforeListening() throws {
+        let missing = temporaryFile("no-such-model").path
+        let run = try vqtok(["serve", "--model", missing, "--port", "0"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("\(missing) is not a model directory (no config.json)"), "\(run.stderr)")
+        #expect(!run.stderr.contains("listening"), "\(run.stderr)")
+    }
 }
 
 func vqtokBinary() -> URL {
