@@ -37,7 +37,8 @@ struct BenchOptions: ParsableArguments {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard warmup >= 0, repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
     }
 
     /// Applies the thread count and returns what the libraries report. The kernels split their
@@ -77,6 +78,16 @@ extension BenchCommand {
 
         @OptionGroup var options: BenchOptions
 
+        static let stages: Set<Substring> = ["encode", "decode"]
+
+        func validate() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            let named = what.split(separator: ",")
+            guard !named.isEmpty, named.allSatisfy(Self.stages.contains) else {
+                throw ValidationError("--what must name encode, decode or both (comma-separated), not '\(what)'")
+            }
+        }
+
         func run() throws {
             var report = options.applyThreads()
             let directory = URL(fileURLWithPath: model)
@@ -91,6 +102,13 @@ extension BenchCommand {
             let images: Tensor
             if let input {
                 images = try NPY.readFloat32(URL(fileURLWithPath: input))
+                let (channels, factor) = (config.encoderDecoder.inChannels, config.encoderDecoder.downsampleFactor)
+                guard images.shape.count == 4, images.shape[0] >= 1, images.shape[1] == channels,
+                      images.shape[2] >= factor, images.shape[3] >= factor,
+                      images.shape[2] % factor == 0, images.shape[3] % factor == 0 else {
+                    throw ValidationError("--input must be [B, \(channels), H, W] with H and W multiples of \(factor); "
+                        + "\(input) is \(images.shape)")
+                }
             } else {
                 images = BenchSupport.randomTensor([batch, config.encoderDecoder.inChannels, side, side],
                                                    seed: 1, range: -1...1)
@@ -154,13 +172,21 @@ extension BenchCommand {
 
         @OptionGroup var options: BenchOptions
 
+        func validate() throws {
+            guard codes >= 1, dim >= 1 else { throw ValidationError("--codes and --dim must be at least 1") }
+            guard queries >= 0 else { throw ValidationError("--queries must be 0 or more") }
+        }
+
         func run() throws {
             var report = options.applyThreads()
             let table = try codebook.map { try NPY.readFloat32(URL(fileURLWithPath: $0)) }
                 ?? BenchSupport.randomNormal([codes, dim], seed: 2)
             let points = try queriesFile.map { try NPY.readFloat32(URL(fileURLWithPath: $0)) }
                 ?? BenchSupport.randomNormal([queries, table.shape[1]], seed: 3)
-            guard table.shape.count == 2, points.shape.count == 2, table.shape[1] == points.shape[1] else {
+            guard table.shape.count == 2, table.shape[0] >= 1, table.shape[1] >= 1 else {
+                throw ValidationError("the codebook must be [n, d] with n and d at least 1, not \(table.shape)")
+            }
+            guard points.shape.count == 2, table.shape[1] == points.shape[1] else {
                 throw ValidationError("codebook \(table.shape) and queries \(points.shape) do not match")
             }
             let prepareStart = ContinuousClock.now
@@ -195,6 +221,14 @@ extension BenchCommand {
         var sgemmSizes: String = "1024,2048"
 
         @OptionGroup var options: BenchOptions
+
+        func validate() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            let sizes = sgemmSizes.split(separator: ",", omittingEmptySubsequences: false)
+            guard sizes.allSatisfy({ Int($0).map { $0 >= 1 } ?? false }) else {
+                throw ValidationError("--sgemm-sizes must be positive whole numbers (comma-separated), not '\(sgemmSizes)'")
+            }
+        }
 
         /// A convolution of the full-size VQGAN-LC f16 network at 256×256 (what run.py's table uses):
         /// 3×3 stride 1 pad 1 unless noted; `count` is how often it occurs per encode + decode.
@@ -233,7 +267,7 @@ extension BenchCommand {
             var sgemm: [[String: Any]] = []
             // One sgemm on OpenBLAS's own `threads` threads; the kernels then run it single-threaded again.
             BLAS.setThreadCount(options.threads)
-            for size in sgemmSizes.split(separator: ",").compactMap({ Int($0) }) {
+            for size in sgemmSizes.split(separator: ",").map({ Int($0)! }) {
                 let runs = BenchSupport.sgemmSquare(size, warmup: options.warmup, repeats: options.repeats)
                 let gflops = 2 * pow(Double(size), 3) / (BenchSupport.median(runs) * 1e6)
                 peak = max(peak, gflops)

@@ -1,4 +1,5 @@
 import Checkpoint
+@testable import vqtok
 import Foundation
 import Testing
 
@@ -132,6 +133,28 @@ import Testing
         let encode = try vqtok(["encode", "--model", modelDir, missing])
         #expect(encode.status != 0)
         #expect(encode.stderr.contains("cannot read \(missing): no such file"), "\(encode.stderr)")
+    }
+
+    /// The bench modes refuse what they cannot measure, each with a message, instead of trapping.
+    @Test func benchRefusesEmptyAndMalformedWork() throws {
+        let modelDir = Self.fixtures.appendingPathComponent("models/tiny-taming-f16").path
+        let flat = temporaryFile("flat.npy"), empty = temporaryFile("empty.npy")
+        try NPY.write(float32: [Float](repeating: 0, count: 10), shape: [2, 5], to: flat)
+        try NPY.write(float32: [], shape: [0, 8], to: empty)
+        let cases: [([String], String)] = [
+            (["model", "--model", modelDir, "--batch", "0"], "--batch must be at least 1"),
+            (["model", "--model", modelDir, "--what", "encdoe"], "--what must name encode, decode or both"),
+            (["model", "--model", modelDir, "--input", flat.path], "is [2, 5]"),
+            (["search", "--codes", "0"], "--codes and --dim must be at least 1"),
+            (["search", "--codebook", empty.path], "not [0, 8]"),
+            (["search", "--warmup=-1"], "--warmup must be 0 or more"),
+            (["conv", "--sgemm-sizes", "1024,x"], "--sgemm-sizes must be positive whole numbers"),
+        ]
+        for (arguments, message) in cases {
+            let run = try vqtok(["bench"] + arguments)
+            #expect(run.status == 64, "\(arguments): status \(run.status), \(run.stderr)")
+            #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
     }
 
     @Test func aModelFolderWithoutConfigIsNamedInTheError() throws {
