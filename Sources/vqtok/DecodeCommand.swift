@@ -49,7 +49,7 @@ struct DecodeCommand: ParsableCommand {
             let tokens = TokenGrid(batchOf: [grid])
             let image = ImageTensor.toImages(try engine.decode(tokens, stages: StageClock()))[0]
             let bytes = try ImageCodec.encode(image, as: outputFormat!, quality: quality)
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            try writeFile(bytes, to: path)
         }
     }
 

@@ -75,9 +75,19 @@ func readFile(_ path: String) throws -> [UInt8] {
     return [UInt8](data)
 }
 
+/// Writes `bytes` to `path`, or fails with a message that names the file and why.
+func writeFile(_ bytes: [UInt8], to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        let folderExists = FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue
+        throw ValidationError("cannot write \(path): " + (folderExists ? "not writable" : "no folder \(folder)"))
+    }
+}
+
 func writeOutput(_ bytes: [UInt8], to path: String?) throws {
     if let path {
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try writeFile(bytes, to: path)
     } else {
         FileHandle.standardOutput.write(Data(bytes))
         FileHandle.standardOutput.write(Data("\n".utf8))

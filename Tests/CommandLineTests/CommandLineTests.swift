@@ -119,8 +119,8 @@ import Testing
         #expect(run.stderr.lowercased().contains("png") || run.stderr.lowercased().contains("image"), "\(run.stderr)")
     }
 
-    /// A bad ids file or a missing image is named with the reason, in the command line's terms
-    /// (no HTTP status, no "body").
+    /// A bad ids file, a missing image or an output that cannot be written is named with the
+    /// reason, in the command line's terms (no HTTP status, no "body", no NSError dump).
     @Test func decodeAndEncodeNameTheFileAndTheReason() throws {
         let modelDir = Self.fixtures.appendingPathComponent("models/tiny-taming-f16").path
         let notIds = temporaryFile("notes.json")
@@ -133,6 +133,11 @@ import Testing
         let encode = try vqtok(["encode", "--model", modelDir, missing])
         #expect(encode.status != 0)
         #expect(encode.stderr.contains("cannot read \(missing): no such file"), "\(encode.stderr)")
+        let photo = Self.fixtures.appendingPathComponent("photos/coffee.png").path
+        let nowhere = temporaryFile("no-such-folder").appendingPathComponent("ids.json").path
+        let unwritable = try vqtok(["encode", "--model", modelDir, "-o", nowhere, photo])
+        #expect(unwritable.status != 0)
+        #expect(unwritable.stderr.contains("cannot write \(nowhere): no folder"), "\(unwritable.stderr)")
     }
 
     /// The bench modes refuse what they cannot measure, each with a message, instead of trapping.
