@@ -123,9 +123,9 @@ struct BatchingOptions: ParsableArguments {
     var requestTimeoutSeconds: Int = 30
 
     func validate() throws {
-        guard maxBatch >= 1, maxBatchPixels >= 1, queueCapacity >= 1, requestTimeoutSeconds >= 1, maxBatchWaitMs >= 0 else {
-            throw ValidationError("batching values must be positive (--max-batch-wait-ms may be 0)")
-        }
+        try requirePositive([("--max-batch", maxBatch), ("--max-batch-pixels", maxBatchPixels),
+                             ("--queue-capacity", queueCapacity), ("--request-timeout-seconds", requestTimeoutSeconds)])
+        guard maxBatchWaitMs >= 0 else { throw ValidationError("--max-batch-wait-ms must be 0 or more") }
     }
 
     var policy: BatchPolicy {
@@ -176,10 +176,14 @@ struct LimitOptions: ParsableArguments {
     var bodyRateWindowSeconds: Int = 10
 
     func validate() throws {
-        let values = [maxBodyBytes, maxImagePixels, maxNativePixels, maxItems, maxHeaderBytes,
-                      maxConcurrentStreams, maxRunningPerConnection, maxConnections,
-                      idleTimeoutSeconds, headerTimeoutSeconds, writeTimeoutSeconds, bodyRateWindowSeconds]
-        guard values.allSatisfy({ $0 > 0 }) else { throw ValidationError("limits must be positive") }
+        try requirePositive([("--max-body-bytes", maxBodyBytes), ("--max-image-pixels", maxImagePixels),
+                             ("--max-native-pixels", maxNativePixels), ("--max-items", maxItems),
+                             ("--max-header-bytes", maxHeaderBytes), ("--max-concurrent-streams", maxConcurrentStreams),
+                             ("--max-running-per-connection", maxRunningPerConnection),
+                             ("--max-connections", maxConnections), ("--idle-timeout-seconds", idleTimeoutSeconds),
+                             ("--header-timeout-seconds", headerTimeoutSeconds),
+                             ("--write-timeout-seconds", writeTimeoutSeconds),
+                             ("--body-rate-window-seconds", bodyRateWindowSeconds)])
         guard minBodyBytesPerSecond >= 0 else { throw ValidationError("--min-body-bytes-per-second must be 0 or more") }
     }
 
@@ -201,5 +205,12 @@ struct LimitOptions: ParsableArguments {
     func serviceConfiguration(_ batching: BatchPolicy) -> ServiceConfiguration {
         ServiceConfiguration(batching: batching, maxImagePixels: maxImagePixels,
                              maxNativePixels: maxNativePixels, maxItemsPerRequest: maxItems)
+    }
+}
+
+/// Fails naming the first flag whose value is not at least 1.
+private func requirePositive(_ flags: [(name: String, value: Int)]) throws {
+    if let flag = flags.first(where: { $0.value < 1 }) {
+        throw ValidationError("\(flag.name) must be at least 1, not \(flag.value)")
     }
 }

@@ -37,6 +37,17 @@ extension ServeCommandTests {
         #expect(refused.status != 0 && refused.stderr.contains("--min-body-bytes-per-second must be 0 or more"), "\(refused.stderr)")
     }
 
+    /// Every limit names its own flag when refused.
+    @Test func aRefusedLimitNamesItsFlag() throws {
+        for (flag, message) in [("--max-body-bytes=0", "--max-body-bytes must be at least 1, not 0"),
+                                ("--queue-capacity=0", "--queue-capacity must be at least 1, not 0"),
+                                ("--write-timeout-seconds=-5", "--write-timeout-seconds must be at least 1, not -5"),
+                                ("--max-batch-wait-ms=-1", "--max-batch-wait-ms must be 0 or more")] {
+            let run = try vqtok(["serve", flag])
+            #expect(run.status == 64 && run.stderr.contains(message), "\(flag): \(run.stderr)")
+        }
+    }
+
     /// A --model folder without config.json fails before the server listens (no port is taken,
     /// nothing says "listening").
     @Test func aMissingModelFolderFailsBeforeListening() throws {
