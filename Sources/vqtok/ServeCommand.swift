@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import HTTP
 import Logging
@@ -46,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
         KernelThreads.set(threads)
 
         let directories = try modelDirectories()
+        try checkDistinctNames(directories)
         let service = TokenizerService(configuration: limits.serviceConfiguration(batching.policy))
         let server = HTTPServer(configuration: limits.httpConfiguration, handler: service.makeHandler(),
                                 logger: logger, accessLogger: Logger(label: "vqtok.access"))
@@ -80,6 +82,25 @@ struct ServeCommand: AsyncParsableCommand {
         // Runs until a signal has drained the server; then returns, and the process exits 0.
         for await _ in finished.stream { break }
         withExtendedLifetime(drain) {}
+    }
+
+    /// Each model is served under its config's name, so two folders with one name are refused
+    /// here, before the server listens (with each config read and validated).
+    private func checkDistinctNames(_ directories: [URL]) throws {
+        var seen: [String: URL] = [:]
+        for directory in directories {
+            let config: ModelConfig
+            do {
+                config = try ModelConfig.load(contentsOf: directory.appendingPathComponent(ModelDirectory.configFileName))
+            } catch {
+                throw ValidationError("\(directory.path): \(error)")
+            }
+            if let first = seen[config.name] {
+                throw ValidationError("two models are named '\(config.name)' (\(first.path) and \(directory.path)); "
+                    + "each needs its own name in config.json")
+            }
+            seen[config.name] = directory
+        }
     }
 
     /// The `--model` folders, or every model folder under ./Models. A named folder without a

@@ -48,6 +48,16 @@ extension ServeCommandTests {
         }
     }
 
+    /// Two folders whose configs share a name fail before the server listens, naming both
+    /// (the service would otherwise hold two models under one name).
+    @Test func twoModelsWithOneNameFailBeforeListening() throws {
+        let model = CommandLineTests.fixtures.appendingPathComponent("models/tiny-taming-f16").path
+        let run = try vqtok(["serve", "--model", model, "--model", model, "--port", "0"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("two models are named") && run.stderr.contains("each needs its own name"), "\(run.stderr)")
+        #expect(!run.stderr.contains("listening"), "\(run.stderr)")
+    }
+
     /// A --model folder without config.json fails before the server listens (no port is taken,
     /// nothing says "listening").
     @Test func aMissingModelFolderFailsBeforeListening() throws {
