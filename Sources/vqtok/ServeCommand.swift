@@ -169,7 +169,7 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Most images or grids in one request (413).")
     var maxItems: Int = 64
 
-    @Option(help: "Largest request header block in bytes (431).")
+    @Option(help: "Largest request header block in bytes (431); at least 1024, which any client's headers need.")
     var maxHeaderBytes: Int = 16 << 10
 
     @Option(help: "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.")
@@ -205,6 +205,9 @@ struct LimitOptions: ParsableArguments {
                              ("--header-timeout-seconds", headerTimeoutSeconds),
                              ("--write-timeout-seconds", writeTimeoutSeconds),
                              ("--body-rate-window-seconds", bodyRateWindowSeconds)])
+        guard maxHeaderBytes >= 1024 else {
+            throw ValidationError("--max-header-bytes must be at least 1024, not \(maxHeaderBytes): every request would be refused")
+        }
         guard minBodyBytesPerSecond >= 0 else { throw ValidationError("--min-body-bytes-per-second must be 0 or more") }
     }
 

@@ -42,7 +42,8 @@ extension ServeCommandTests {
         for (flag, message) in [("--max-body-bytes=0", "--max-body-bytes must be at least 1, not 0"),
                                 ("--queue-capacity=0", "--queue-capacity must be at least 1, not 0"),
                                 ("--write-timeout-seconds=-5", "--write-timeout-seconds must be at least 1, not -5"),
-                                ("--max-batch-wait-ms=-1", "--max-batch-wait-ms must be 0 or more")] {
+                                ("--max-batch-wait-ms=-1", "--max-batch-wait-ms must be 0 or more"),
+                                ("--max-header-bytes=10", "--max-header-bytes must be at least 1024, not 10")] {
             let run = try vqtok(["serve", flag])
             #expect(run.status == 64 && run.stderr.contains(message), "\(flag): \(run.stderr)")
         }
