@@ -108,9 +108,9 @@ struct ServeCommand: AsyncParsableCommand {
     private func modelDirectories() throws -> [URL] {
         if !models.isEmpty {
             for path in models {
-                let config = URL(fileURLWithPath: path).appendingPathComponent("config.json")
+                let config = URL(fileURLWithPath: path).appendingPathComponent(ModelDirectory.configFileName)
                 guard FileManager.default.fileExists(atPath: config.path) else {
-                    throw ValidationError("\(path) is not a model directory (no config.json)")
+                    throw ValidationError("\(path) is not a model directory (no \(ModelDirectory.configFileName))")
                 }
             }
             return models.map { URL(fileURLWithPath: $0) }
