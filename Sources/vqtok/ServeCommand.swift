@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
         KernelThreads.set(threads)
 
         let directories = try modelDirectories()
-        try checkDistinctNames(directories)
+        try checkModelFolders(directories)
         let service = TokenizerService(configuration: limits.serviceConfiguration(batching.policy))
         let server = HTTPServer(configuration: limits.httpConfiguration, handler: service.makeHandler(),
                                 logger: logger, accessLogger: Logger(label: "vqtok.access"))
@@ -84,15 +84,18 @@ struct ServeCommand: AsyncParsableCommand {
         withExtendedLifetime(drain) {}
     }
 
-    /// Each model is served under its config's name, so two folders with one name are refused
-    /// here, before the server listens (with each config read and validated).
-    private func checkDistinctNames(_ directories: [URL]) throws {
+    /// Each model is served under its config's name. Before the server listens, every folder's
+    /// config is read and validated, and a folder without one, or two folders with one name,
+    /// is refused with the folders named.
+    private func checkModelFolders(_ directories: [URL]) throws {
         var seen: [String: URL] = [:]
         for directory in directories {
+            let file = directory.appendingPathComponent(ModelDirectory.configFileName)
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                throw ValidationError("\(directory.path) is not a model directory (no \(ModelDirectory.configFileName))")
+            }
             let config: ModelConfig
-            do {
-                config = try ModelConfig.load(contentsOf: directory.appendingPathComponent(ModelDirectory.configFileName))
-            } catch {
+            do { config = try ModelConfig.load(contentsOf: file) } catch {
                 throw ValidationError("\(directory.path): \(error)")
             }
             if let first = seen[config.name] {
@@ -103,18 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// The `--model` folders, or every model folder under ./Models. A named folder without a
-    /// config.json fails here, before the server listens.
+    /// The `--model` folders, or every model folder under ./Models.
     private func modelDirectories() throws -> [URL] {
-        if !models.isEmpty {
-            for path in models {
-                let config = URL(fileURLWithPath: path).appendingPathComponent(ModelDirectory.configFileName)
-                guard FileManager.default.fileExists(atPath: config.path) else {
-                    throw ValidationError("\(path) is not a model directory (no \(ModelDirectory.configFileName))")
-                }
-            }
-            return models.map { URL(fileURLWithPath: $0) }
-        }
+        if !models.isEmpty { return models.map { URL(fileURLWithPath: $0) } }
         let root = URL(fileURLWithPath: "Models")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         let found = names.sorted().map { root.appendingPathComponent($0) }.filter {
