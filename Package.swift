@@ -3,10 +3,19 @@ import PackageDescription
 
 // Layering (each module knows only those listed before it):
 //   C libraries -> Tensor -> Checkpoint -> Tokenizer
+//   SearchKernels -> Tokenizer     (the search's AVX2 loop; knows nothing else)
 //   C libraries -> Imaging
 //   C libraries -> HTTP            (knows nothing of models)
 //   Server (HTTP + Tokenizer + Imaging) -> vqtok (command line)
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+// SearchKernels is built for AVX2 and FMA (x86-64-v3) on x86-64; Tokenizer runs it only on a
+// CPU that has both and keeps a baseline path for the others.
+#if arch(x86_64)
+let searchKernelFlags: [SwiftSetting] = optimizedInDebug + [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+#else
+let searchKernelFlags: [SwiftSetting] = optimizedInDebug
+#endif
 
 let package = Package(
     name: "vqtok",
@@ -39,7 +48,8 @@ let package = Package(
         // loops run 10-50x slower, which makes the parity tests take minutes.
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Checkpoint", dependencies: ["Tensor"]),
-        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS"],
+        .target(name: "SearchKernels", swiftSettings: searchKernelFlags),
+        .target(name: "Tokenizer", dependencies: ["Tensor", "Checkpoint", "COpenBLAS", "SearchKernels"],
                 swiftSettings: optimizedInDebug),
         .target(name: "Imaging", dependencies: ["Tensor", "CLibPNG", "CJPEGShim"]),
         .target(name: "HTTP", dependencies: [

@@ -14,6 +14,13 @@ export VQTOK_PYTHON="$PWD/.venv-test/bin/python"
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(Scripts/openblas-core.sh)}"
 
 swift build
+# SearchKernels is built for AVX2 and FMA and runs only where the CPU has them. Code it defines
+# under another module's name (a generic specialization) could be shared by the linker with
+# modules built for every x86-64 CPU, so it must define none.
+foreign="$(nm --defined-only .build/debug/SearchKernels.build/*.o | awk '$2 ~ /^[TtWw]$/ && $3 !~ /^[$]s13SearchKernels/')"
+if [ -n "$foreign" ]; then
+    echo "SearchKernels defines code outside its own names:"; echo "$foreign"; exit 1
+fi
 # Suites run one after another: the attack tests measure the process's memory, and the integration
 # tests' timeouts assume the machine is not also running every other suite.
 # The log is long: on failure, its failing lines are printed again at the end, where a CI tail shows them.

@@ -31,6 +31,13 @@ struct CodebookIndex: Sendable {
     /// [d + 1, n], dimension-major: row c < d holds coordinate c of every code in tree order,
     /// row d their ‖c‖² (the sgemm's B operand: a node's codes are a column range of it).
     let columns: [Float]
+    /// The same codes leaf by leaf, 8 at a time, for `LeafScan`: [blocks, d + 1] vectors, vector
+    /// c of a block holding coordinate c of its 8 codes (c = d: ‖c‖²). Each leaf has an even
+    /// number of blocks, padded with codes of coordinates 0 and norm NaN, which are never nearest.
+    /// Empty where the CPU does not run `LeafScan` (`LeafKernel.fastest`).
+    let blocks: [SIMD8<Float>]
+    /// leaf → its first block ([leaves + 1], or [0] with no blocks).
+    let firstBlock: [Int]
     let original: [Int32]
     let lower: [Float]
     let upper: [Float]
@@ -99,6 +106,18 @@ struct CodebookIndex: Sendable {
             for c in 0..<dim { columns[c * size + s] = work[s * dim + c] }
             columns[dim * size + s] = squaredNorms[Int(order[s])]
         }
+        var firstBlock = [0]
+        var blocks: [SIMD8<Float>] = []
+        for leaf in 0..<(1 << depth) where LeafKernel.fastest == .registers {
+            let node = (1 << depth) - 1 + leaf
+            let first = blocks.count
+            let padding = [SIMD8<Float>](repeating: SIMD8(), count: dim) + [SIMD8(repeating: .nan)]
+            for _ in 0..<((end[node] - start[node] + 15) / 16 * 2) { blocks += padding }
+            for (k, s) in (start[node]..<end[node]).enumerated() {
+                for c in 0...dim { blocks[first + (k / 8) * (dim + 1) + c][k % 8] = columns[c * size + s] }
+            }
+            firstBlock.append(blocks.count / (dim + 1))
+        }
         let boxStride = (dim + 7) / 8 * 8
         var lower = [Float](repeating: 0, count: nodes * boxStride)
         var upper = [Float](repeating: 0, count: nodes * boxStride)
@@ -122,6 +141,8 @@ struct CodebookIndex: Sendable {
         self.size = size
         self.depth = depth
         self.columns = columns
+        self.blocks = blocks
+        self.firstBlock = firstBlock
         self.original = order
         self.lower = lower
         self.upper = upper

@@ -1,6 +1,27 @@
 import Dispatch
 import Foundation
+import SearchKernels
 import Tensor
+
+/// How the pruned search scores a leaf against its queries.
+enum LeafKernel: Sendable {
+    /// One sgemm per block of queries, its scores folded afterwards: any CPU.
+    case sgemm
+    /// `LeafScan`: the distances in registers, fused multiply-adds, no scores written.
+    case registers
+
+    /// `registers` where the CPU has AVX2 and FMA (SearchKernels is built for them on x86-64).
+    static let fastest: LeafKernel = {
+        #if arch(x86_64)
+        return CPUFlags.current.contains("avx2") && CPUFlags.current.contains("fma") ? .registers : .sgemm
+        #else
+        return .sgemm  // SearchKernels is built for the baseline here, and was not measured
+        #endif
+    }()
+
+    /// The kernels this CPU runs: both where `registers` is the fastest.
+    static var available: [LeafKernel] { fastest == .registers ? [.sgemm, .registers] : [.sgemm] }
+}
 
 extension CodebookIndex {
     /// m·n·k of every sgemm the pruned search issues stays at or below OpenBLAS's threshold
@@ -30,7 +51,8 @@ extension CodebookIndex {
     ///
     /// Steps 1 to 3 each spread over `workers` Dispatch workers (one when the search is small,
     /// `parallelWork`), every sgemm single-threaded.
-    func nearestPruned(_ queries: [Float], count: Int, workers: Int = KernelThreads.count) -> [Int32] {
+    func nearestPruned(_ queries: [Float], count: Int, workers: Int = KernelThreads.count,
+                       kernel: LeafKernel = .fastest) -> [Int32] {
         let plan = QueryPlan(self, queries, count: count)
         let workers = count * size >= Self.parallelWork ? max(1, workers) : 1
         var best = Best(count: count)
@@ -42,7 +64,7 @@ extension CodebookIndex {
         let sortedRows = (0..<count).map { Int32($0) }
         best.withSinks { sink in
             forEach(homes.count, workers) { chunk in
-                var scorer = LeafScorer(self)
+                var scorer = LeafScorer(self, kernel)
                 for home in homes[chunk] {
                     let rows = sortedRows[plan.firstOfLeaf[home * span]..<plan.firstOfLeaf[(home + 1) * span]]
                     let node = (firstLeaf + 1) / span - 1 + home
@@ -80,7 +102,7 @@ extension CodebookIndex {
         var partial = Best(repeating: best, times: workers)
         partial.withSinks { sink in
             Parallel.forTasks(leafChunks.count, workers: workers) { chunk, worker in
-                var scorer = LeafScorer(self)
+                var scorer = LeafScorer(self, kernel)
                 var rows: [Int32] = []
                 for leaf in leafChunks[chunk] where perLeaf[leaf] > 0 {
                     rows.removeAll(keepingCapacity: true)
@@ -275,10 +297,11 @@ private struct QueryPlan: Sendable {
 /// One worker's scratch for scoring leaves.
 private struct LeafScorer {
     let index: CodebookIndex
+    let kernel: LeafKernel
     var gathered: [Float] = []
     var scores: [Float] = []
 
-    init(_ index: CodebookIndex) { self.index = index }
+    init(_ index: CodebookIndex, _ kernel: LeafKernel) { (self.index, self.kernel) = (index, kernel) }
 
     /// Scores the queries at sorted positions `rows` against every code of `node` and folds
     /// the scores into `sink[rowOffset + row]`; one sgemm per block of rows, codes down and
@@ -288,6 +311,7 @@ private struct LeafScorer {
     ///
     /// (block a multiple of 8; the padding rows of A are 0 and their columns are ignored).
     mutating func score(node: Int, rows: ArraySlice<Int32>, _ plan: QueryPlan, into sink: BestSink, rowOffset: Int) {
+        if kernel == .registers { return scan(node: node, rows: rows, plan, into: sink, rowOffset: rowOffset) }
         let width = index.dim + 1
         let (from, columns) = (index.start[node], index.end[node] - index.start[node])
         let padded = (rows.count + 7) / 8 * 8
@@ -314,6 +338,32 @@ private struct LeafScorer {
             }
         }
         }
+        }
+        }
+        }
+        }
+    }
+}
+
+extension LeafScorer {
+    /// `score` through `LeafScan`, leaf by leaf (its ties need ids that ascend, which they do
+    /// within a leaf only).
+    func scan(node: Int, rows: ArraySlice<Int32>, _ plan: QueryPlan, into sink: BestSink, rowOffset: Int) {
+        precondition(!index.blocks.isEmpty, "LeafScan runs only on a CPU with AVX2 and FMA")
+        var (first, last) = (node, node)
+        while first < index.firstLeaf { (first, last) = (2 * first + 1, 2 * last + 2) }
+        rows.withUnsafeBufferPointer { rows in
+        plan.augmented.withUnsafeBufferPointer { augmented in
+        index.blocks.withUnsafeBufferPointer { blocks in
+        index.original.withUnsafeBufferPointer { original in
+            for node in first...last {
+                let leaf = node - index.firstLeaf
+                LeafScan.foldNearest(blocks: blocks.baseAddress! + index.firstBlock[leaf] * (index.dim + 1),
+                                     blockCount: index.firstBlock[leaf + 1] - index.firstBlock[leaf], dim: index.dim,
+                                     ids: original.baseAddress! + index.start[node],
+                                     queries: augmented.baseAddress!, width: index.dim + 1, rows: rows, rowOffset: rowOffset,
+                                     bestDistance: sink.distance, bestID: sink.id)
+            }
         }
         }
         }
