@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layering (each module knows only those listed before it):
 //   C libraries -> Tensor -> Checkpoint -> Tokenizer
-//   SearchKernels -> Tokenizer     (the search's AVX2 loop; knows nothing else)
+//   SearchKernels -> Tokenizer     (the search's AVX2 loops; knows nothing else)
 //   C libraries -> Imaging
 //   C libraries -> HTTP            (knows nothing of models)
 //   Server (HTTP + Tokenizer + Imaging) -> vqtok (command line)

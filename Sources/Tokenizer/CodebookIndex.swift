@@ -34,7 +34,7 @@ struct CodebookIndex: Sendable {
     /// The same codes leaf by leaf, 8 at a time, for `LeafScan`: [blocks, d + 1] vectors, vector
     /// c of a block holding coordinate c of its 8 codes (c = d: ‖c‖²). Each leaf has an even
     /// number of blocks, padded with codes of coordinates 0 and norm NaN, which are never nearest.
-    /// Empty where the CPU does not run `LeafScan` (`LeafKernel.fastest`).
+    /// Empty where the CPU does not run `LeafScan` (`SearchPath.fastest`).
     let blocks: [SIMD8<Float>]
     /// leaf → its first block ([leaves + 1], or [0] with no blocks).
     let firstBlock: [Int]
@@ -108,7 +108,7 @@ struct CodebookIndex: Sendable {
         }
         var firstBlock = [0]
         var blocks: [SIMD8<Float>] = []
-        for leaf in 0..<(1 << depth) where LeafKernel.fastest == .registers {
+        for leaf in 0..<(1 << depth) where SearchPath.fastest == .avx2 {
             let node = (1 << depth) - 1 + leaf
             let first = blocks.count
             let padding = [SIMD8<Float>](repeating: SIMD8(), count: dim) + [SIMD8(repeating: .nan)]

@@ -9,11 +9,11 @@ extension Codebook {
     /// queries grouped by the tree node they fall in, each group multiplied only against the
     /// nodes whose box could hold a nearer code; the ids are those of the full scan.
     /// Larger dimensions take the blocked full scan.
-    func nearestCodes(_ queries: [Float], count: Int, kernel: LeafKernel = .fastest) -> [Int32] {
+    func nearestCodes(_ queries: [Float], count: Int, path: SearchPath = .fastest) -> [Int32] {
         precondition(queries.count == count * dim, "nearestCodes: \(queries.count) values are not [\(count), \(dim)]")
         guard count > 0 else { return [] }
         return index.depth == 0 ? index.nearestByScan(queries, count: count)
-                                : index.nearestPruned(queries, count: count, kernel: kernel)
+                                : index.nearestPruned(queries, count: count, path: path)
     }
 
     /// Plain scan with the same contract as `nearestCodes`, accumulating in Double; the

@@ -3,24 +3,26 @@ import Foundation
 import SearchKernels
 import Tensor
 
-/// How the pruned search scores a leaf against its queries.
-enum LeafKernel: Sendable {
-    /// One sgemm per block of queries, its scores folded afterwards: any CPU.
-    case sgemm
-    /// `LeafScan`: the distances in registers, fused multiply-adds, no scores written.
-    case registers
+/// The code the pruned search runs for its box tests and leaf scoring.
+enum SearchPath: Sendable {
+    /// Any CPU: one sgemm per leaf and block of queries, its scores folded afterwards; box
+    /// tests in baseline vectors.
+    case portable
+    /// SearchKernels, built for AVX2 and FMA: `LeafScan` keeps the distances in registers,
+    /// `BoxScan` tests 8 queries a vector.
+    case avx2
 
-    /// `registers` where the CPU has AVX2 and FMA (SearchKernels is built for them on x86-64).
-    static let fastest: LeafKernel = {
+    /// `avx2` where the CPU has AVX2 and FMA (SearchKernels is built for them on x86-64).
+    static let fastest: SearchPath = {
         #if arch(x86_64)
-        return CPUFlags.current.contains("avx2") && CPUFlags.current.contains("fma") ? .registers : .sgemm
+        return CPUFlags.current.contains("avx2") && CPUFlags.current.contains("fma") ? .avx2 : .portable
         #else
-        return .sgemm  // SearchKernels is built for the baseline here, and was not measured
+        return .portable  // SearchKernels is built for the baseline here, and was not measured
         #endif
     }()
 
-    /// The kernels this CPU runs: both where `registers` is the fastest.
-    static var available: [LeafKernel] { fastest == .registers ? [.sgemm, .registers] : [.sgemm] }
+    /// The paths this CPU runs: both where `avx2` is the fastest.
+    static var available: [SearchPath] { fastest == .avx2 ? [.portable, .avx2] : [.portable] }
 }
 
 extension CodebookIndex {
@@ -52,7 +54,7 @@ extension CodebookIndex {
     /// Steps 1 to 3 each spread over `workers` Dispatch workers (one when the search is small,
     /// `parallelWork`), every sgemm single-threaded.
     func nearestPruned(_ queries: [Float], count: Int, workers: Int = KernelThreads.count,
-                       kernel: LeafKernel = .fastest) -> [Int32] {
+                       path: SearchPath = .fastest) -> [Int32] {
         let plan = QueryPlan(self, queries, count: count)
         let workers = count * size >= Self.parallelWork ? max(1, workers) : 1
         var best = Best(count: count)
@@ -64,7 +66,7 @@ extension CodebookIndex {
         let sortedRows = (0..<count).map { Int32($0) }
         best.withSinks { sink in
             forEach(homes.count, workers) { chunk in
-                var scorer = LeafScorer(self, kernel)
+                var scorer = LeafScorer(self, path)
                 for home in homes[chunk] {
                     let rows = sortedRows[plan.firstOfLeaf[home * span]..<plan.firstOfLeaf[(home + 1) * span]]
                     let node = (firstLeaf + 1) / span - 1 + home
@@ -81,7 +83,7 @@ extension CodebookIndex {
             let part = (blocks + workers * Self.chunksPerWorker - 1) / (workers * Self.chunksPerWorker)
             forEach((blocks + part - 1) / part, workers) { k in
                 candidateMasks(plan, threshold: threshold, blocks: (k * part)..<min(blocks, (k + 1) * part),
-                               into: out.base, stride: blocks)
+                               into: out.base, stride: blocks, path: path)
             }
             // The leaves of the homes are scored already (cleared here: a SIMD compare of Int32
             // lanes is scalar code).
@@ -102,7 +104,7 @@ extension CodebookIndex {
         var partial = Best(repeating: best, times: workers)
         partial.withSinks { sink in
             Parallel.forTasks(leafChunks.count, workers: workers) { chunk, worker in
-                var scorer = LeafScorer(self, kernel)
+                var scorer = LeafScorer(self, path)
                 var rows: [Int32] = []
                 for leaf in leafChunks[chunk] where perLeaf[leaf] > 0 {
                     rows.removeAll(keepingCapacity: true)
@@ -126,15 +128,22 @@ extension CodebookIndex {
     /// For the queries of `blocks` (8 sorted positions each), bit j of masks[leaf · stride + b]
     /// is set when query 8b + j must score `leaf`: the box bound (as `boxBound`) of its point
     /// is within its threshold. Padding lanes are NaN and never pass.
+    /// On the `avx2` path the test runs as `BoxScan` (the same sum, AVX2 vectors).
     private func candidateMasks(_ plan: QueryPlan, threshold: [Float], blocks: Range<Int>,
-                                into masks: UnsafeMutablePointer<UInt8>, stride: Int) {
+                                into masks: UnsafeMutablePointer<UInt8>, stride: Int, path: SearchPath) {
         typealias Lanes = SIMD8<Float>
         let bits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
         plan.lanes.withUnsafeBufferPointer { lanes in
         threshold.withUnsafeBufferPointer { threshold in
         lower.withUnsafeBufferPointer { lower in
         upper.withUnsafeBufferPointer { upper in
-            for b in blocks {
+            for b in blocks where path == .avx2 {
+                BoxScan.candidateMasks(queries: lanes.baseAddress! + b * dim, dim: dim, limit: threshold.baseAddress! + b * 8,
+                                       lower: lower.baseAddress! + firstLeaf * boxStride,
+                                       upper: upper.baseAddress! + firstLeaf * boxStride, boxStride: boxStride,
+                                       leafCount: leafCount, into: masks + b, stride: stride)
+            }
+            for b in blocks where path == .portable {
                 let z = lanes.baseAddress! + b * dim
                 let limit = UnsafeRawPointer(threshold.baseAddress! + b * 8).loadUnaligned(as: Lanes.self)
                 for leaf in 0..<leafCount {
@@ -297,11 +306,11 @@ private struct QueryPlan: Sendable {
 /// One worker's scratch for scoring leaves.
 private struct LeafScorer {
     let index: CodebookIndex
-    let kernel: LeafKernel
+    let path: SearchPath
     var gathered: [Float] = []
     var scores: [Float] = []
 
-    init(_ index: CodebookIndex, _ kernel: LeafKernel) { (self.index, self.kernel) = (index, kernel) }
+    init(_ index: CodebookIndex, _ path: SearchPath) { (self.index, self.path) = (index, path) }
 
     /// Scores the queries at sorted positions `rows` against every code of `node` and folds
     /// the scores into `sink[rowOffset + row]`; one sgemm per block of rows, codes down and
@@ -311,7 +320,7 @@ private struct LeafScorer {
     ///
     /// (block a multiple of 8; the padding rows of A are 0 and their columns are ignored).
     mutating func score(node: Int, rows: ArraySlice<Int32>, _ plan: QueryPlan, into sink: BestSink, rowOffset: Int) {
-        if kernel == .registers { return scan(node: node, rows: rows, plan, into: sink, rowOffset: rowOffset) }
+        if path == .avx2 { return scan(node: node, rows: rows, plan, into: sink, rowOffset: rowOffset) }
         let width = index.dim + 1
         let (from, columns) = (index.start[node], index.end[node] - index.start[node])
         let padded = (rows.count + 7) / 8 * 8

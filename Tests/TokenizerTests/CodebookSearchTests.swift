@@ -7,11 +7,11 @@ import TestSupport
     /// queries inside the codebook's range and a tenth far outside it: every id is the Double
     /// scan's, or a near-tie within the Float rounding of ‖c‖² − 2z·c (which BLAS kernels
     /// round differently from one tile position to another, so no Float scan is the truth).
-    /// With each leaf kernel the CPU runs.
+    /// On each search path the CPU runs (`SearchPath`).
     @Test(arguments: [(5000, 8, 300), (37, 3, 1), (100, 8, 50), (2048 + 17, 16, 129), (20000, 8, 1000),
                       (3000, 5, 257), (1500, 12, 64), (900, 3, 7), (2100, 24, 33), (4096, 256, 40)],
-          LeafKernel.available)
-    func searchMatchesReference(shape: (size: Int, dim: Int, queryCount: Int), kernel: LeafKernel) {
+          SearchPath.available)
+    func searchMatchesReference(shape: (size: Int, dim: Int, queryCount: Int), path: SearchPath) {
         let (size, dim, queryCount) = shape
         var values = SeededValues(seed: UInt64(size * 31 + dim))
         let codebook = Codebook(vectors: values.values(size * dim), dim: dim, normalizesLatents: false)
@@ -19,7 +19,7 @@ import TestSupport
         for i in stride(from: 0, to: queryCount, by: 10) {
             for c in 0..<dim { queries[i * dim + c] *= 100 }
         }
-        let ids = codebook.nearestCodes(queries, count: queryCount, kernel: kernel)
+        let ids = codebook.nearestCodes(queries, count: queryCount, path: path)
         let reference = codebook.nearestCodesReference(queries, count: queryCount)
         let codeRadius = Double(codebook.squaredNorms.max()!).squareRoot()
         var nearTies = 0
@@ -36,9 +36,9 @@ import TestSupport
     /// Small integers make every distance exact in Float, so duplicated codes tie exactly —
     /// within a leaf, across leaves and across the scan's tiles — and the lowest index must
     /// win, as in torch.argmin; the ids then equal the Double scan's exactly. Queries sit on
-    /// codes, between them and far outside the codebook. With each leaf kernel the CPU runs.
-    @Test(arguments: [(2 * 2048 + 21, 8), (3000, 5), (600, 3), (100, 8), (1000, 20)], LeafKernel.available)
-    func exactTiesGoToTheLowestIndex(shape: (size: Int, dim: Int), kernel: LeafKernel) {
+    /// codes, between them and far outside the codebook. On each search path the CPU runs (`SearchPath`).
+    @Test(arguments: [(2 * 2048 + 21, 8), (3000, 5), (600, 3), (100, 8), (1000, 20)], SearchPath.available)
+    func exactTiesGoToTheLowestIndex(shape: (size: Int, dim: Int), path: SearchPath) {
         let (size, dim) = shape
         var values = SeededValues(seed: UInt64(42 + size))
         var vectors = (0..<(size * dim)).map { _ in (values.next() * 4).rounded() }
@@ -52,7 +52,7 @@ import TestSupport
         queries += (0..<(300 * dim)).map { _ in (values.next() * 5).rounded() }
         queries += (0..<(40 * dim)).map { _ in (values.next() * 1000).rounded() }
         let count = queries.count / dim
-        let ids = codebook.nearestCodes(queries, count: count, kernel: kernel)
+        let ids = codebook.nearestCodes(queries, count: count, path: path)
         #expect(ids == codebook.nearestCodesReference(queries, count: count))
         #expect(Array(ids.prefix(duplicated.count)) == duplicated.map { Int32(min($0.0, $0.1)) })
     }
@@ -60,20 +60,20 @@ import TestSupport
     /// Every code the same point (integers: exact arithmetic): every query ties with all of
     /// them and gets 0, also with few queries, whose first pass scores a home of several
     /// leaves (ids ascending within each leaf only).
-    @Test(arguments: [1, 3, 20, 200], LeafKernel.available)
-    func identicalCodesGiveTheFirst(queryCount: Int, kernel: LeafKernel) {
+    @Test(arguments: [1, 3, 20, 200], SearchPath.available)
+    func identicalCodesGiveTheFirst(queryCount: Int, path: SearchPath) {
         let code: [Float] = [1, -2, 3, 0, 2, -1, 1, 4]
         let codebook = Codebook(vectors: Array((0..<1000).map { _ in code }.joined()), dim: 8, normalizesLatents: false)
         var values = SeededValues(seed: 8)
         let queries = (0..<(queryCount * 8)).map { _ in (values.next() * 20).rounded() }
-        #expect(codebook.nearestCodes(queries, count: queryCount, kernel: kernel) == [Int32](repeating: 0, count: queryCount))
+        #expect(codebook.nearestCodes(queries, count: queryCount, path: path) == [Int32](repeating: 0, count: queryCount))
     }
 
     /// A query with a NaN coordinate has no nearest code (every distance NaN, and NaN never
     /// wins) and gets 0, as from torch.argmin's scan; the queries around it are unaffected.
     /// Leaves of 112–113 codes (not whole blocks of 8 or 16) and a dimension other than 8.
-    @Test(arguments: [8, 5], LeafKernel.available)
-    func nanQueriesGetTheFirstCode(dim: Int, kernel: LeafKernel) {
+    @Test(arguments: [8, 5], SearchPath.available)
+    func nanQueriesGetTheFirstCode(dim: Int, path: SearchPath) {
         var values = SeededValues(seed: 77)
         let codebook = Codebook(vectors: (0..<(900 * dim)).map { _ in (values.next() * 6).rounded() }, dim: dim,
                                 normalizesLatents: false)
@@ -81,7 +81,7 @@ import TestSupport
         #expect(index.depth > 0 && (index.firstLeaf..<index.nodeCount).contains { (index.end[$0] - index.start[$0]) % 8 != 0 })
         var queries = (0..<(40 * dim)).map { _ in (values.next() * 9).rounded() }
         for row in [0, 7, 21, 39] { queries[row * dim + row % dim] = .nan }
-        let ids = codebook.nearestCodes(queries, count: 40, kernel: kernel)
+        let ids = codebook.nearestCodes(queries, count: 40, path: path)
         var expected = codebook.nearestCodesReference(queries, count: 40)
         for row in [0, 7, 21, 39] { expected[row] = 0 }
         #expect(ids == expected)
@@ -97,8 +97,8 @@ import TestSupport
     /// of halves: sizes within one of each other), and the search through them is still the
     /// Double scan's, query counts off multiples of 8 included. Small integers: distances are
     /// exact in Float and tie often, so the lowest index must win across leaves.
-    @Test(arguments: [1, 13, 64, 203], LeafKernel.available)
-    func cappedLeafCountKeepsTheSearchExact(queryCount: Int, kernel: LeafKernel) {
+    @Test(arguments: [1, 13, 64, 203], SearchPath.available)
+    func cappedLeafCountKeepsTheSearchExact(queryCount: Int, path: SearchPath) {
         var values = SeededValues(seed: 5)
         let (size, dim) = (1000, 4)
         let codebook = Codebook(vectors: (0..<(size * dim)).map { _ in (values.next() * 8).rounded() }, dim: dim,
@@ -110,23 +110,23 @@ import TestSupport
             #expect([size / 16, size / 16 + 1].contains(index.end[leaf] - index.start[leaf]))
         }
         let queries = (0..<(queryCount * dim)).map { _ in (values.next() * 12).rounded() }
-        #expect(index.nearestPruned(queries, count: queryCount, kernel: kernel)
+        #expect(index.nearestPruned(queries, count: queryCount, path: path)
                 == codebook.nearestCodesReference(queries, count: queryCount))
     }
 
     /// The workers split homes, query blocks and leaves into chunks whose count follows theirs;
     /// the ids must not: any worker count, more than the machine's cores included, gives the
     /// 1-worker ids, which are the Double scan's (small integers: exact distances, many ties).
-    @Test(arguments: [2, 3, 7, 16, 64], LeafKernel.available)
-    func prunedSearchIsTheSameOnAnyWorkers(workers: Int, kernel: LeafKernel) {
+    @Test(arguments: [2, 3, 7, 16, 64], SearchPath.available)
+    func prunedSearchIsTheSameOnAnyWorkers(workers: Int, path: SearchPath) {
         var values = SeededValues(seed: 23)
         let (size, dim, count) = (20000, 8, 1500)
         let codebook = Codebook(vectors: (0..<(size * dim)).map { _ in (values.next() * 6).rounded() }, dim: dim,
                                 normalizesLatents: false)
         let queries = (0..<(count * dim)).map { _ in (values.next() * 9).rounded() }
-        let single = codebook.index.nearestPruned(queries, count: count, workers: 1, kernel: kernel)
+        let single = codebook.index.nearestPruned(queries, count: count, workers: 1, path: path)
         #expect(single == codebook.nearestCodesReference(queries, count: count))
-        #expect(codebook.index.nearestPruned(queries, count: count, workers: workers, kernel: kernel) == single)
+        #expect(codebook.index.nearestPruned(queries, count: count, workers: workers, path: path) == single)
     }
 
     /// The tree holds every code once, in leaves no larger than `leafSize`, each inside its box.
