@@ -25,9 +25,11 @@ public enum LeafScan {
                                    bestDistance: UnsafeMutablePointer<Float>, bestID: UnsafeMutablePointer<Int32>) {
         precondition(blockCount > 0 && blockCount % 2 == 0 && dim > 0 && width >= dim)
         for row in rows {
-            let query = queries + Int(row) &* width
-            let lanes = dim == 8 ? scan(blocks, blockCount, Query8(query)) : scan(blocks, blockCount, Query(query, dim: dim))
-            lanes.fold(into: rowOffset &+ Int(row), ids: ids, bestDistance, bestID)
+            let (query, target) = (queries + Int(row) &* width, rowOffset &+ Int(row))
+            let bound = bestDistance[target]
+            let lanes = dim == 8 ? scan(blocks, blockCount, Query8(query), bound: bound)
+                                 : scan(blocks, blockCount, Query(query, dim: dim), bound: bound)
+            if lanes.tookAny { fold(lanes, into: target, ids: ids, bestDistance, bestID) }
         }
     }
 }
@@ -94,9 +96,16 @@ private struct Query: BlockDistances {
 /// Each lane's best distance and its position (a Float, exact below 2²⁴, so that every step
 /// is one float operation), over some of a leaf's blocks taken from the last to the first:
 /// a lane takes a distance not above its best, so among equal ones it keeps its lowest position.
+/// It starts at the query's best so far, with no position: most lanes of most leaves take nothing.
 private struct LaneBest {
-    var distance = Lanes(repeating: .infinity)
+    var distance: Lanes
     var position = Lanes(repeating: .infinity)
+
+    @inline(__always)
+    init(bound: Float) { distance = Lanes(repeating: bound) }
+
+    @inline(__always)
+    var tookAny: Bool { any(position .< Lanes(repeating: .infinity)) }
 
     @inline(__always)
     mutating func take(_ d: Lanes, at positions: Lanes) {
@@ -110,8 +119,8 @@ private struct LaneBest {
 /// independent chains of compare and select, where one would wait on the other. The block
 /// count is even (a loop without a last odd block, which LLVM vectorized badly).
 @inline(__always)
-private func scan<Q: BlockDistances>(_ blocks: UnsafePointer<Lanes>, _ blockCount: Int, _ query: Q) -> Halves {
-    var lanes = Halves()
+private func scan<Q: BlockDistances>(_ blocks: UnsafePointer<Lanes>, _ blockCount: Int, _ query: Q, bound: Float) -> Halves {
+    var lanes = Halves(first: LaneBest(bound: bound), second: LaneBest(bound: bound))
     var block = blockCount &- 2
     var positions = Lanes(0, 1, 2, 3, 4, 5, 6, 7) + Lanes(repeating: Float(8 &* block))
     let eight = Lanes(repeating: 8)
@@ -126,36 +135,41 @@ private func scan<Q: BlockDistances>(_ blocks: UnsafePointer<Lanes>, _ blockCoun
 
 /// The two running bests of one query against one leaf.
 private struct Halves {
-    var first = LaneBest()
-    var second = LaneBest()
+    var first: LaneBest
+    var second: LaneBest
 
-    /// The smallest of the 16 distances and the lowest position holding it, folded into
-    /// best[target] when it beats it (a smaller distance, or an equal one with a lower id).
-    /// NaN never reached a lane; a query whose every distance was NaN leaves only +inf at
-    /// position +inf, and nothing is folded.
-    ///
-    /// Read lane by lane from memory without branches: a reduction in vector registers made
-    /// LLVM split the scanning loop's vectors into halves, and branches on the lanes mispredict.
+    /// Whether a lane found a distance not above the query's best: only then is there
+    /// anything to fold.
     @inline(__always)
-    func fold(into target: Int, ids: UnsafePointer<Int32>,
-              _ bestDistance: UnsafeMutablePointer<Float>, _ bestID: UnsafeMutablePointer<Int32>) {
-        var lanes = (pairwise: first.distance, first, second)
-        lanes.pairwise.replace(with: second.distance, where: second.distance .< first.distance)
-        withUnsafeBytes(of: &lanes) { raw in
-            // [pairwise minima, first.distance, first.position, second.distance, second.position], 8 each
-            let v = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-            let minimum = min(min(min(v[0], v[1]), min(v[2], v[3])), min(min(v[4], v[5]), min(v[6], v[7])))
-            guard minimum <= bestDistance[target] else { return }  // most leaves of most queries
-            var position = Float.infinity
-            for k in 0..<8 {
-                position = min(position, v[8 &+ k] == minimum ? v[16 &+ k] : .infinity)
-                position = min(position, v[24 &+ k] == minimum ? v[32 &+ k] : .infinity)
-            }
-            guard position < .infinity else { return }
-            let id = ids[Int(position)]
-            if minimum < bestDistance[target] || id < bestID[target] {
-                (bestDistance[target], bestID[target]) = (minimum, id)
-            }
+    var tookAny: Bool { first.tookAny || second.tookAny }
+}
+
+/// The smallest of a query's 16 lane distances and the lowest position holding it, folded into
+/// best[target] when it beats it (a smaller distance, or an equal one with a lower id). NaN
+/// never reached a lane, and a lane that took nothing holds the best so far at position +inf.
+///
+/// Called only when a lane took something, and not inlined: its registers would crowd the
+/// scanning loop's. The lanes come through memory and are read one by one without branches
+/// (a reduction in vector registers, or vectors passed as arguments, made LLVM split the
+/// scanning loop's vectors into halves; branches on the lanes mispredict).
+@inline(never)
+private func fold(_ lanes: Halves, into target: Int, ids: UnsafePointer<Int32>,
+                  _ bestDistance: UnsafeMutablePointer<Float>, _ bestID: UnsafeMutablePointer<Int32>) {
+    var lanes = (pairwise: lanes.first.distance, lanes.first, lanes.second)
+    lanes.pairwise.replace(with: lanes.2.distance, where: lanes.2.distance .< lanes.1.distance)
+    withUnsafeBytes(of: &lanes) { raw in
+        // [pairwise minima, first.distance, first.position, second.distance, second.position], 8 each
+        let v = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+        let minimum = min(min(min(v[0], v[1]), min(v[2], v[3])), min(min(v[4], v[5]), min(v[6], v[7])))
+        var position = Float.infinity
+        for k in 0..<8 {
+            position = min(position, v[8 &+ k] == minimum ? v[16 &+ k] : .infinity)
+            position = min(position, v[24 &+ k] == minimum ? v[32 &+ k] : .infinity)
+        }
+        guard position < .infinity else { return }  // (not reached after `tookAny`)
+        let id = ids[Int(position)]
+        if minimum < bestDistance[target] || id < bestID[target] {
+            (bestDistance[target], bestID[target]) = (minimum, id)
         }
     }
 }
