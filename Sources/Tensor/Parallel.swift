@@ -90,7 +90,7 @@ public enum Parallel {
 
     /// Splits 0..<total into `parts` contiguous ranges with bounds on multiples of `align`
     /// (the last range takes the rest); empty ranges are dropped.
-    static func ranges(_ total: Int, parts: Int, align: Int = 1) -> [Range<Int>] {
+    public static func ranges(_ total: Int, parts: Int, align: Int = 1) -> [Range<Int>] {
         let units = (total + align - 1) / align
         let per = (units + max(1, parts) - 1) / max(1, parts)
         return stride(from: 0, to: total, by: max(1, per * align)).map { $0..<min(total, $0 + per * align) }
