@@ -61,7 +61,7 @@ public enum Parallel {
         let chunks = max(1, min(workers, total / max(1, minimumChunk)))
         if chunks == 1 { body(0..<total); return }
         let size = (total + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+        forTasks(chunks, workers: chunks) { i, _ in
             let lower = i * size
             let upper = min(total, lower + size)
             if lower < upper { body(lower..<upper) }
@@ -72,21 +72,44 @@ public enum Parallel {
     /// take the next task as they finish one (so a core slowed by another process does less);
     /// `worker` in 0..<workers names the scratch slot the call may use, never used by two calls
     /// at once.
+    ///
+    /// Dispatch runs `iterationsPerWorker` times as many iterations as there are workers, each
+    /// first claiming a free slot (and leaving at once when all are taken). With one iteration
+    /// per worker, a call that follows another at once often ran alone on the calling thread:
+    /// Dispatch's helper, still pending from the call before, arrived after the caller had taken
+    /// every iteration (2 workers, two 150 µs tasks, back to back: the second thread joined in 7
+    /// of 20 calls; with 8 iterations, in 20 of 20, after 9–23 µs).
     public static func forTasks(_ tasks: Int, workers: Int, _ body: @Sendable (_ task: Int, _ worker: Int) -> Void) {
-        let width = max(1, min(workers, tasks))
+        let width = max(1, min(workers, tasks, UInt64.bitWidth))
         if width == 1 {
             for task in 0..<tasks { body(task, 0) }
             return
         }
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: width) { worker in
+        let claimed = Atomic<UInt64>(0)  // bit w: slot w is in use
+        let all: UInt64 = width == 64 ? .max : (1 << width) - 1
+        DispatchQueue.concurrentPerform(iterations: width * iterationsPerWorker) { _ in
+            var slot = -1
+            var used = claimed.load(ordering: .relaxed)
+            while slot < 0 {
+                let free = ~used & all
+                if free == 0 { return }
+                let bit = free.trailingZeroBitCount
+                let (exchanged, now) = claimed.compareExchange(expected: used, desired: used | (1 << bit),
+                                                               ordering: .acquiring)
+                if exchanged { slot = bit } else { used = now }
+            }
+            defer { claimed.bitwiseAnd(~(1 << UInt64(slot)), ordering: .releasing) }
             while true {
                 let task = next.add(1, ordering: .relaxed).oldValue
                 if task >= tasks { break }
-                body(task, worker)
+                body(task, slot)
             }
         }
     }
+
+    /// Dispatch iterations per worker in `forTasks`.
+    static let iterationsPerWorker = 4
 
     /// Splits 0..<total into `parts` contiguous ranges with bounds on multiples of `align`
     /// (the last range takes the rest); empty ranges are dropped.

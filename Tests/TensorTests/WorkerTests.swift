@@ -177,6 +177,29 @@ import TestSupport
         for i in 0..<8 { assertClose("concurrent call \(i)", all[i], alone, tolerance: 0) }
     }
 
+    /// forTasks runs every task once, and no two calls at once hold the same worker slot, which
+    /// stays below the worker count (its Dispatch iterations outnumber the workers and claim
+    /// slots). Tasks spin a moment so that calls overlap; repeated back to back.
+    @Test(arguments: [2, 3, 5])
+    func forTasksGivesEachRunningCallItsOwnSlot(workers: Int) {
+        for _ in 0..<20 {
+            let tasks = 40
+            let ran = Mutex([Int](repeating: 0, count: tasks))
+            let busy = Mutex([Bool](repeating: false, count: workers))
+            let clashes = Atomic<Int>(0)
+            Parallel.forTasks(tasks, workers: workers) { task, slot in
+                guard slot >= 0 && slot < workers else { clashes.add(1, ordering: .relaxed); return }
+                if busy.withLock({ let was = $0[slot]; $0[slot] = true; return was }) { clashes.add(1, ordering: .relaxed) }
+                let end = DispatchTime.now().uptimeNanoseconds + 20_000
+                while DispatchTime.now().uptimeNanoseconds < end {}
+                busy.withLock { $0[slot] = false }
+                ran.withLock { $0[task] += 1 }
+            }
+            #expect(clashes.load(ordering: .relaxed) == 0)
+            #expect(ran.withLock { $0 } == [Int](repeating: 1, count: tasks))
+        }
+    }
+
     @Test func rangesCoverInAlignedParts() {
         #expect(Parallel.ranges(50, parts: 2, align: 16) == [0..<32, 32..<50])
         #expect(Parallel.ranges(7, parts: 2, align: 16) == [0..<7])
