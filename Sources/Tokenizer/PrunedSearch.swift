@@ -34,8 +34,9 @@ extension CodebookIndex {
     /// Query-code pairs of a full scan below which the search runs on the calling thread:
     /// waking the workers costs more than they save there. On the portable path, 256 queries
     /// against 16,384 codes (2²² pairs) took 0.59 ms on 2 workers, 0.32 ms on one; on the avx2
-    /// path, in parts, they took 0.44–0.53 ms on 2 workers against 0.55–0.56 (medians of 61).
-    static func parallelWork(_ path: SearchPath) -> Int { path == .avx2 ? 1 << 21 : 1 << 23 }
+    /// path, in parts, one worker was faster by the median in 8 of 10 alternating rounds
+    /// (0.55–0.60 ms against 0.49–0.71).
+    static let parallelWork = 1 << 23
 
     /// Parts of the queries per worker on the `avx2` path (`nearestInParts`).
     static let partsPerWorker = 2
@@ -62,7 +63,7 @@ extension CodebookIndex {
     /// (`nearestInParts`). One worker when the search is small (`parallelWork`).
     func nearestPruned(_ queries: [Float], count: Int, workers: Int = KernelThreads.count,
                        path: SearchPath = .fastest) -> [Int32] {
-        let workers = count * size >= Self.parallelWork(path) ? max(1, workers) : 1
+        let workers = count * size >= Self.parallelWork ? max(1, workers) : 1
         if path == .avx2 && workers > 1 { return nearestInParts(queries, count: count, workers: workers) }
         let plan = QueryPlan(self, queries, count: count)
         var best = Best(count: count)
