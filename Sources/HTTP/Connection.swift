@@ -90,10 +90,12 @@ final class Connection: @unchecked Sendable {
         self.stats = StatsBuffer(context.stats)
         self.bodyRate = BodyRateMeter(minBytesPerSecond: context.configuration.minRequestBodyBytesPerSecond,
                                       window: context.configuration.requestBodyRateWindow)
-        // Targets the default (overcommit) root queue. Measured alternatives were slower: one
-        // serial "loop" queue per core, and the non-overcommit global queue (which Swift
-        // concurrency's pool also uses on Linux).
-        self.queue = DispatchQueue(label: "vqtok.http.connection")
+        // Targets the user-initiated global queue: Dispatch runs it on at most one thread per
+        // core, apart from the default-QoS threads of the handlers' Tasks (`spawn`) and the
+        // kernels. The default overcommit root queue gave busy connections a thread each (77–122
+        // threads for h2load's 64) and cost 5–15 % more CPU per request (Benchmarks/http.md).
+        // Nothing on a connection's queue blocks: sockets are non-blocking.
+        self.queue = DispatchQueue(label: "vqtok.http.connection", target: .global(qos: .userInitiated))
         self.readBuffer = .allocate(byteCount: 64 << 10, alignment: 16)
     }
 
@@ -252,11 +254,13 @@ final class Connection: @unchecked Sendable {
         return response
     }
 
-    /// Runs the handler for `request` in its own Task; `token` comes back to the driver.
+    /// Runs the handler for `request` in its own Task; `token` comes back to the driver. At
+    /// medium priority, on the default-QoS threads: a handler busy with the CPU never holds up
+    /// the connection queues' user-initiated threads.
     func spawn(_ request: HTTPRequest, token: Int64) -> Task<Void, Never> {
         let handler = context.handler
         stats.update { $0.handlersRunning += 1 }
-        return Task {
+        return Task(priority: .medium) {
             let response = await handler.handle(request)
             // Completions that arrive together are handed over in one hop to the queue.
             let first = self.finished.withLock { box in
