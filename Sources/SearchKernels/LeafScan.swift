@@ -5,8 +5,9 @@
 ///
 /// This module is compiled for AVX2 and FMA on x86-64 (Package.swift), so nothing in it may run
 /// on a CPU without them: the caller checks the CPU first, in code built for the baseline.
-/// Everything here is inlined into `foldNearest` and works on concrete SIMD8<Float> only, so no
-/// generic code is left for the linker to share with other modules.
+/// Everything here works on concrete SIMD8<Float> and is inlined into `foldNearest` (but for
+/// the rare reduction, `fold`, a private function), so no generic code is left for the linker
+/// to share with other modules.
 public enum LeafScan {
     /// For each query at `rows` (positions in `queries`): its nearest code of one leaf, folded
     /// into the running best at `rowOffset + row` (a smaller distance, or an equal one with a
