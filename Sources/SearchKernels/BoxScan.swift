@@ -10,10 +10,12 @@ public enum BoxScan {
     /// - queries: [dim] vectors, vector c holding coordinate c of the 8 queries (NaN lanes
     ///   never pass);
     /// - limit: 8 floats, one per query;
-    /// - lower, upper: the leaves' boxes, [leafCount, boxStride] floats (boxStride ≥ dim).
+    /// - lower, upper: the leaves' boxes, [leafCount, boxStride] floats (boxStride ≥ dim);
+    /// - bounds: where given, the 8 bounds themselves, at bounds[8 · leaf · stride].
     public static func candidateMasks(queries: UnsafePointer<SIMD8<Float>>, dim: Int, limit: UnsafePointer<Float>,
                                       lower: UnsafePointer<Float>, upper: UnsafePointer<Float>, boxStride: Int,
-                                      leafCount: Int, into masks: UnsafeMutablePointer<UInt8>, stride: Int) {
+                                      leafCount: Int, into masks: UnsafeMutablePointer<UInt8>, stride: Int,
+                                      bounds: UnsafeMutablePointer<Float>? = nil) {
         let limit = UnsafeRawPointer(limit).loadUnaligned(as: Lanes.self)
         let bits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
         for leaf in 0..<leafCount {
@@ -27,6 +29,7 @@ public enum BoxScan {
                 bound.addProduct(gap, gap)
             }
             masks[leaf &* stride] = byte(SIMD8<Int32>().replacing(with: bits, where: bound .<= limit))
+            if let bounds { UnsafeMutableRawPointer(bounds + 8 &* leaf &* stride).storeBytes(of: bound, as: Lanes.self) }
         }
     }
 }
