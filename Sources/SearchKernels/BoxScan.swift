@@ -1,6 +1,8 @@
 /// The pruned search's box test, 8 queries at a time: which leaves could hold a code nearer to
 /// each query than its best so far. Built for AVX2 like the rest of the module (one 8-lane
-/// vector per operation, where baseline x86-64 takes two).
+/// vector per operation, where baseline x86-64 takes two). The portable path's
+/// `CodebookIndex.candidateMasks` computes the same sum in Tokenizer, built for the baseline:
+/// the two cannot share a function without one of them running on the other's instructions.
 public enum BoxScan {
     /// For 8 queries and every leaf box: bit j of masks[leaf · stride] is set when query j's
     /// squared distance to the box is within limit[j],

@@ -88,16 +88,15 @@ extension CodebookIndex {
         // 2. Candidate leaves of every 8 queries, as bits: masks [leaves, blocks].
         let blocks = (count + 7) / 8
         let threshold = (0..<(blocks * 8)).map { s in s < count ? best.distance[s] + plan.offset[s] : .nan }
+        if path == .avx2 { return nearestNearFirst(plan, best: best, threshold: threshold, blocks: blocks) }
+        // From here on, the portable path.
         var masks = [UInt8](repeating: 0, count: leafCount * blocks)
-        if path == .avx2 {
-            return nearestNearFirst(plan, best: best, masks: &masks, threshold: threshold, blocks: blocks)
-        }
         masks.withUnsafeMutableBufferPointer { masks in
             let out = SharedMasks(base: masks.baseAddress!)
             let part = (blocks + workers * Self.chunksPerWorker - 1) / (workers * Self.chunksPerWorker)
             forEach((blocks + part - 1) / part, workers) { k in
                 candidateMasks(plan, threshold: threshold, blocks: (k * part)..<min(blocks, (k + 1) * part),
-                               into: out.base, stride: blocks, path: path)
+                               into: out.base, stride: blocks)
             }
             clearHomes(plan, span: span, masks: out.base, stride: blocks)
         }
@@ -113,7 +112,7 @@ extension CodebookIndex {
         var partial = Best(repeating: best, times: workers)
         partial.withSinks { sink in
             Parallel.forTasks(leafChunks.count, workers: workers) { chunk, worker in
-                var scorer = LeafScorer(self, path)
+                var scorer = LeafScorer(self, .portable)
                 var rows = [Int32](repeating: 0, count: count)
                 for leaf in leafChunks[chunk] where perLeaf[leaf] > 0 {
                     let n = candidateRows(candidates, leaf: leaf, blocks: blocks, into: &rows)
@@ -154,9 +153,9 @@ extension CodebookIndex {
     /// scored per query instead of 39.4 on the shipped codebook with photo latents, 20.0
     /// instead of 26.2 on a random one; a simulation scoring each query's leaves in order of
     /// their bound gave 25.4 and 20.0.)
-    private func nearestNearFirst(_ plan: QueryPlan, best: Best, masks: inout [UInt8], threshold: [Float],
-                                  blocks: Int) -> [Int32] {
+    private func nearestNearFirst(_ plan: QueryPlan, best: Best, threshold: [Float], blocks: Int) -> [Int32] {
         let count = plan.order.count
+        var masks = [UInt8](repeating: 0, count: leafCount * blocks)
         // bounds[leaf, sorted position]: each query's bound, written beside its bit.
         var bounds = [Float](repeating: 0, count: leafCount * blocks * 8)
         masks.withUnsafeMutableBufferPointer { masks in
@@ -220,23 +219,17 @@ extension CodebookIndex {
 
     /// For the queries of `blocks` (8 sorted positions each), bit j of masks[leaf · stride + b]
     /// is set when query 8b + j must score `leaf`: the box bound (as `boxBound`) of its point
-    /// is within its threshold. Padding lanes are NaN and never pass.
-    /// On the `avx2` path the test runs as `BoxScan` (the same sum, AVX2 vectors).
+    /// is within its threshold. Padding lanes are NaN and never pass. The portable path's test;
+    /// the avx2 path runs the same sum as `BoxScan`, built for AVX2 (`nearestNearFirst`).
     private func candidateMasks(_ plan: QueryPlan, threshold: [Float], blocks: Range<Int>,
-                                into masks: UnsafeMutablePointer<UInt8>, stride: Int, path: SearchPath) {
+                                into masks: UnsafeMutablePointer<UInt8>, stride: Int) {
         typealias Lanes = SIMD8<Float>
         let bits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
         plan.lanes.withUnsafeBufferPointer { lanes in
         threshold.withUnsafeBufferPointer { threshold in
         lower.withUnsafeBufferPointer { lower in
         upper.withUnsafeBufferPointer { upper in
-            for b in blocks where path == .avx2 {
-                BoxScan.candidateMasks(queries: lanes.baseAddress! + b * dim, dim: dim, limit: threshold.baseAddress! + b * 8,
-                                       lower: lower.baseAddress! + firstLeaf * boxStride,
-                                       upper: upper.baseAddress! + firstLeaf * boxStride, boxStride: boxStride,
-                                       leafCount: leafCount, into: masks + b, stride: stride)
-            }
-            for b in blocks where path == .portable {
+            for b in blocks {
                 let z = lanes.baseAddress! + b * dim
                 let limit = UnsafeRawPointer(threshold.baseAddress! + b * 8).loadUnaligned(as: Lanes.self)
                 for leaf in 0..<leafCount {

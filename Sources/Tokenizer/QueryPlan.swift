@@ -56,8 +56,6 @@ struct QueryPlan: Sendable {
     /// ‖z‖² plus the rounding margin, which added to a query's best gives the bound a box
     /// must not exceed to be searched.
     let offset: [Float]
-    /// [count, boxStride]: each query in sorted order, padded with 0 (`boxBound`'s point).
-    let points: [Float]
 
     init(_ index: CodebookIndex, _ queries: [Float], count: Int) {
         let dim = index.dim
@@ -73,14 +71,12 @@ struct QueryPlan: Sendable {
         }
         var lanes = [SIMD8<Float>](repeating: SIMD8(repeating: .nan), count: (count + 7) / 8 * dim)
         var offset = [Float](repeating: 0, count: count)
-        var points = [Float](repeating: 0, count: count * index.boxStride)
         let codeRadius = index.maximumSquaredNorm.squareRoot()
         for s in 0..<count {
             var squared: Float = 0
             for c in 0..<dim {
                 let v = queries[Int(order[s]) * dim + c]
                 lanes[(s / 8) * dim + c][s % 8] = v
-                points[s * index.boxStride + c] = v
                 squared += v * v
             }
             // Rounding margin, in units of R² = (‖z‖ + max ‖c‖)², which bounds every term: the
@@ -97,6 +93,5 @@ struct QueryPlan: Sendable {
         self.firstOfLeaf = firstOfLeaf
         self.augmented = index.augmentedQueries(queries, count: count, order: order)
         self.offset = offset
-        self.points = points
     }
 }
