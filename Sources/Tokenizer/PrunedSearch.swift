@@ -35,7 +35,9 @@ extension CodebookIndex {
     /// waking the workers costs more than they save there. On the portable path, 256 queries
     /// against 16,384 codes (2²² pairs) took 0.59 ms on 2 workers, 0.32 ms on one; on the avx2
     /// path, in parts, one worker was faster by the median in 8 of 10 alternating rounds
-    /// (0.55–0.60 ms against 0.49–0.71).
+    /// (0.55–0.60 ms against 0.49–0.71). Re-measured over 16 rounds (2026-12-08): 2 workers took
+    /// 0.33–0.49 ms or 0.59–0.96, by turns (the machine's two cores at times slowed each other),
+    /// one worker 0.49–0.81: the medians 0.76 against 0.65 ms on the shipped codebook.
     static let parallelWork = 1 << 23
 
     /// Parts of the queries per worker on the `avx2` path (`nearestInParts`).
