@@ -236,7 +236,8 @@ struct H2HeaderBlock {
             bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
             rest /= 10
         } while rest > 0
-        bytes[v...].reverse()
+        var (low, high) = (v, bytes.count - 1)  // reversed in place (a slice's reverse() copied it)
+        while low < high { bytes.swapAt(low, high); low += 1; high -= 1 }
         spans.append((n, v - n, v, bytes.count - v))
     }
 

@@ -41,8 +41,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
         fields.makeIterator()
     }
-    /// Fast path for the parsers: the caller guarantees `name` is already lowercase.
+    /// Fast path for the parsers: the caller guarantees `name` is already lowercase. Room for
+    /// a typical request's fields comes at the first, so that they are stored in one allocation.
     mutating func appendLowercased(_ name: String, _ value: String) {
+        if fields.capacity == 0 { fields.reserveCapacity(8) }
         fields.append((name: name, value: value))
     }
 }
