@@ -29,7 +29,12 @@ let handler = HTTPHandlerFunction(inline: { request in
     HTTPResponse(status: 200, body: request.body)
 }
 let server = HTTPServer(configuration: config, handler: handler)
-try server.start(host: host, port: port)
+do {
+    try server.start(host: host, port: port)
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}
 print("listening on \(host):\(server.boundPort)")
 let signalDrain = server.installSignalDrain(deadline: .seconds(5)) { clean in exit(clean ? 0 : 1) }
 withExtendedLifetime(signalDrain) { dispatchMain() }
