@@ -8,7 +8,7 @@ enum NPY {
     }
 
     static func readFloat32(_ url: URL) throws -> Tensor {
-        let data = try Data(contentsOf: url)
+        let data = Data(try readFile(url.path))  // a missing file named as the other commands name it
         let (descr, fortran, shape, offset) = try header(data, url: url)
         guard descr == "<f4", !fortran else {
             throw FormatError(description: "\(url.path): want little-endian float32 in C order, got \(descr)")

@@ -152,6 +152,7 @@ import Testing
             (["model", "--model", modelDir, "--input", flat.path], "is [2, 5]"),
             (["search", "--codes", "0"], "--codes and --dim must be at least 1"),
             (["search", "--codebook", empty.path], "not [0, 8]"),
+            (["search", "--codebook", temporaryFile("missing.npy").path], "missing.npy: no such file"),
             (["search", "--warmup=-1"], "--warmup must be 0 or more"),
             (["conv", "--sgemm-sizes", "1024,x"], "--sgemm-sizes must be positive whole numbers"),
         ]
