@@ -126,6 +126,10 @@ def table(results: dict) -> str:
                          f"{fmt(v.get('rss_after_load_mb'))} | {fmt(v.get('peak_rss_mb'))} | {fmt(tp or None)} | {fmt(op)} |")
         lines.append("")
     if results["search"]:
+        turns = {row.get("rounds", 1) for row in results["search"].values()}
+        if turns != {1}:
+            lines += [f"Search rows: vqtok and FAISS took {'/'.join(map(str, sorted(turns)))} turns each, alternating, "
+                      "each a fresh process; medians over every turn's runs.", ""]
         lines += ["| codebook search | data | queries | threads | vqtok ms | FAISS IndexFlatL2 ms | ratio | ids equal |",
                   "|---|---|---|---|---|---|---|---|"]
         for row in results["search"].values():

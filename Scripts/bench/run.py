@@ -18,11 +18,12 @@ same weights and inputs and the same number of threads:
 Every contender runs in its own process with OPENBLAS_CORETYPE set before it starts
 (SkylakeX where the CPU has AVX-512F, else Haswell), OMP/MKL/OPENBLAS thread variables set to
 T, and for T = 1 pinned to one core with taskset (so no library can use the other core).
-Figures are medians of --repeats timed runs after one warm-up; ratios are peer / vqtok
+Figures are medians of --repeats timed runs after one warm-up (search rows: of --rounds turns
+of vqtok and FAISS, alternating, each a fresh process); ratios are peer / vqtok
 (above 1: vqtok is faster). Results go to Benchmarks/results/<date>.json and the table to
 stdout (and to the .md beside the JSON).
 
-Usage: run.py [--threads 2,1] [--batches 1,8] [--sections model,search,conv] [--repeats N]
+Usage: run.py [--threads 2,1] [--batches 1,8] [--sections model,search,conv] [--repeats N] [--rounds N]
               [--skip-torch-nchw] [--quick]
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -238,15 +240,36 @@ def search_section(args, results: dict, threads: list[int]) -> None:
                 shape = np.load(cb, mmap_mode="r").shape
                 row: dict = {"codes": shape[0], "dim": shape[1], "queries": q, "threads": t, "repeats": reps,
                              "data": "shipped model, photo latents" if n == "shipped" else "random normal"}
-                if "vqtok" in args.contenders:
-                    row["vqtok"] = run_json([VQTOK, "bench", "search", "--codebook", cb, "--queries-file", qs,
-                                             "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t)
-                if "faiss" in args.contenders:
-                    row["faiss"] = run_json(peer("faiss", "--codebook", cb, "--queries", qs,
-                                                 "--ids-out", work / f"ids_faiss_{key}.npy", *common), t)
+                # vqtok and FAISS take turns, each in a fresh process per round: a shared machine's
+                # slow minutes then fall on both, and the median is over every round's runs.
+                rounds: dict[str, list[dict]] = {"vqtok": [], "faiss": []}
+                for _ in range(args.rounds):
+                    if "vqtok" in args.contenders:
+                        rounds["vqtok"].append(run_json([VQTOK, "bench", "search", "--codebook", cb, "--queries-file", qs,
+                                                         "--ids-out", work / f"ids_vqtok_{key}.npy", *common], t))
+                    if "faiss" in args.contenders:
+                        rounds["faiss"].append(run_json(peer("faiss", "--codebook", cb, "--queries", qs,
+                                                             "--ids-out", work / f"ids_faiss_{key}.npy", *common), t))
+                row["rounds"] = args.rounds
+                for name, runs in rounds.items():
+                    if runs:
+                        row[name] = merged_rounds(runs, "search_ms")
                 row["ids_equal_to_faiss"] = agreement(work / f"ids_vqtok_{key}.npy", work / f"ids_faiss_{key}.npy")
                 results["search"][key] = row
                 save(args, results)
+
+
+def merged_rounds(rounds: list[dict], field: str) -> dict:
+    """The first round's report, its `field` summarizing the timed runs of every round (and
+    each round's median beside them); the first failed round's report if any failed."""
+    failed = [r for r in rounds if "error" in r or field not in r]
+    if failed:
+        return failed[0]
+    runs = [x for r in rounds for x in r[field]["runs"]]
+    merged = dict(rounds[0])
+    merged[field] = {"median": statistics.median(runs), "min": min(runs), "max": max(runs), "runs": runs,
+                     "round_medians": [r[field]["median"] for r in rounds]}
+    return merged
 
 
 def conv_section(args, results: dict, threads: list[int]) -> None:
@@ -282,6 +305,8 @@ def main() -> None:
     ap.add_argument("--queries", default="256,4096")
     ap.add_argument("--repeats", type=int, default=0, help="timed runs (default: 5 at batch 1, 3 at batch 8, "
                                                            "21 for search)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="search rows: turns of vqtok and FAISS, each a fresh process of --repeats runs")
     ap.add_argument("--nchw-max-batch", type=int, default=8,
                     help="time PyTorch's default layout only up to this batch (channels_last always)")
     ap.add_argument("--patched", help="a second vqtok binary (e.g. another branch's release build), "
