@@ -320,6 +320,8 @@ def main() -> None:
     if args.table_only:
         print(table(json.loads(args.table_only.read_text())))
         return
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     args.threads = [int(x) for x in args.threads.split(",")]
     args.batches = [int(x) for x in args.batches.split(",")]
     args.sections = args.sections.split(",")

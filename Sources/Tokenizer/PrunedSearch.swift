@@ -94,7 +94,7 @@ extension CodebookIndex {
         // From here on, the portable path.
         var masks = [UInt8](repeating: 0, count: leafCount * blocks)
         masks.withUnsafeMutableBufferPointer { masks in
-            let out = SharedMasks(base: masks.baseAddress!)
+            let out = SharedWrites(base: masks.baseAddress!)
             let part = (blocks + workers * Self.chunksPerWorker - 1) / (workers * Self.chunksPerWorker)
             forEach((blocks + part - 1) / part, workers) { k in
                 candidateMasks(plan, threshold: threshold, blocks: (k * part)..<min(blocks, (k + 1) * part),
@@ -123,9 +123,7 @@ extension CodebookIndex {
             }
         }
         for worker in 0..<workers { best.merge(partial, from: worker * count) }
-        var ids = [Int32](repeating: 0, count: count)
-        for s in 0..<count { ids[Int(plan.order[s])] = best.id[s] == .max ? 0 : best.id[s] }
-        return ids
+        return plan.ids(best)
     }
 
     /// The `avx2` path on several workers: the queries cut into parts (`partsPerWorker` per
@@ -137,7 +135,7 @@ extension CodebookIndex {
         let parts = Parallel.ranges(count, parts: workers * Self.partsPerWorker, align: 8)
         var ids = [Int32](repeating: 0, count: count)
         ids.withUnsafeMutableBufferPointer { ids in
-            let out = SharedIDs(base: ids.baseAddress!)
+            let out = SharedWrites(base: ids.baseAddress!)
             Parallel.forTasks(parts.count, workers: workers) { task, _ in
                 let part = parts[task]
                 let found = nearestPruned(Array(queries[(part.lowerBound * dim)..<(part.upperBound * dim)]),
@@ -202,9 +200,7 @@ extension CodebookIndex {
         }
         }
         }
-        var ids = [Int32](repeating: 0, count: count)
-        for s in 0..<count { ids[Int(plan.order[s])] = best.id[s] == .max ? 0 : best.id[s] }
-        return ids
+        return plan.ids(best)
     }
 
     /// The share of a query's threshold within which a leaf's box bound makes it a near
@@ -318,17 +314,10 @@ private func forEach(_ count: Int, _ workers: Int, _ body: @Sendable (Int) -> Vo
     Parallel.forTasks(count, workers: workers) { task, _ in body(task) }
 }
 
-/// Where the workers write the ids of their parts of the queries.
+/// Where the workers write their disjoint parts of one array: the candidate masks (each
+/// worker the columns of its own blocks), or the ids (each worker its own parts of the queries).
 ///
-/// @unchecked Sendable: each part is written by one worker only, and the array outlives them.
-private struct SharedIDs: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Int32>
-}
-
-/// Where the workers write the candidate masks.
-///
-/// @unchecked Sendable: each worker writes only the columns of its own blocks, and the array
-/// outlives the workers.
-private struct SharedMasks: @unchecked Sendable {
-    let base: UnsafeMutablePointer<UInt8>
+/// @unchecked Sendable: no element is written by two workers, and the array outlives them.
+private struct SharedWrites<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
 }

@@ -94,4 +94,12 @@ struct QueryPlan: Sendable {
         self.augmented = index.augmentedQueries(queries, count: count, order: order)
         self.offset = offset
     }
+
+    /// The ids of `best` in the queries' own order; a query that found no code (every distance
+    /// NaN) gets 0, as from torch.argmin's scan.
+    func ids(_ best: Best) -> [Int32] {
+        var ids = [Int32](repeating: 0, count: order.count)
+        for s in 0..<order.count { ids[Int(order[s])] = best.id[s] == .max ? 0 : best.id[s] }
+        return ids
+    }
 }
